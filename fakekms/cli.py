@@ -1,0 +1,76 @@
+"""The ``fakekms`` command: ``fakekms serve`` runs the server; ``fakekms coverage`` prints the
+operation coverage table from the service model and the registered handlers."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from . import __version__
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 4599
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="fakekms",
+        description="A local test double for AWS Key Management Service (KMS).",
+    )
+    parser.add_argument("--version", action="version", version=f"fakekms {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = sub.add_parser(
+        "serve",
+        help="run the KMS server",
+        description="Serve the AWS KMS API (JSON 1.1, X-Amz-Target: TrentService.*) over HTTP. "
+        "Point any AWS SDK or the AWS CLI at it with --endpoint-url or AWS_ENDPOINT_URL_KMS.",
+    )
+    serve.add_argument("--host", default=DEFAULT_HOST, help=f"address to bind (default {DEFAULT_HOST})")
+    serve.add_argument("--port", type=int, default=DEFAULT_PORT,
+                       help=f"port to listen on; 0 picks a free one (default {DEFAULT_PORT})")
+    serve.add_argument("--db", default=":memory:", metavar="PATH",
+                       help="SQLite file that keeps state across restarts (default: in memory)")
+    serve.add_argument("--region", default="us-east-1",
+                       help="Region for unsigned requests, e.g. curl (default us-east-1); signed "
+                            "requests use the Region of their credential scope")
+    serve.add_argument("--log-level", default="INFO",
+                       choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+                       help="server log level; INFO logs every failed call and why (default INFO)")
+
+    sub.add_parser("coverage", help="print the table of KMS operations fakekms implements")
+    return parser
+
+
+def serve(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    from .app import create_app
+    from .server import build_server, serve_forever
+
+    app = create_app(args.db, region=args.region)
+    try:
+        server = build_server(app, args.host, args.port)
+    except OSError as exc:
+        print(f"fakekms: cannot listen on {args.host}:{args.port}: {exc.strerror}", file=sys.stderr)
+        return 1
+    host, port = server.server_address[:2]
+    print(f"fakekms {__version__} listening on http://{host}:{port} "
+          f"(state: {args.db if app.store.persistent else 'in memory'})", flush=True)
+    serve_forever(server)
+    app.store.close()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "serve":
+        return serve(args)
+    from .coverage import coverage_table
+
+    print(coverage_table())
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Crypto backends. The software backend (``cryptography``) is the default."""

@@ -1,0 +1,79 @@
+"""Which KeyUsage each KeySpec allows, and the algorithms a key of that pair offers.
+
+The service model lists the enums but states these pairings only in prose (the KeySpec and
+KeyUsage documentation of CreateKey and the Developer Guide's key spec reference), so they are
+written out once here. Every name below is checked against the model's enums by the tests.
+"""
+
+from __future__ import annotations
+
+_RSA_ENCRYPTION = ["RSAES_OAEP_SHA_1", "RSAES_OAEP_SHA_256"]
+_RSA_SIGNING = [
+    "RSASSA_PSS_SHA_256",
+    "RSASSA_PSS_SHA_384",
+    "RSASSA_PSS_SHA_512",
+    "RSASSA_PKCS1_V1_5_SHA_256",
+    "RSASSA_PKCS1_V1_5_SHA_384",
+    "RSASSA_PKCS1_V1_5_SHA_512",
+]
+
+# KeySpec -> KeyUsage -> {KeyMetadata algorithm field: algorithms}
+KEY_SPECS: dict[str, dict[str, dict[str, list[str]]]] = {
+    "SYMMETRIC_DEFAULT": {"ENCRYPT_DECRYPT": {"EncryptionAlgorithms": ["SYMMETRIC_DEFAULT"]}},
+    "HMAC_224": {"GENERATE_VERIFY_MAC": {"MacAlgorithms": ["HMAC_SHA_224"]}},
+    "HMAC_256": {"GENERATE_VERIFY_MAC": {"MacAlgorithms": ["HMAC_SHA_256"]}},
+    "HMAC_384": {"GENERATE_VERIFY_MAC": {"MacAlgorithms": ["HMAC_SHA_384"]}},
+    "HMAC_512": {"GENERATE_VERIFY_MAC": {"MacAlgorithms": ["HMAC_SHA_512"]}},
+    **{
+        f"RSA_{bits}": {
+            "ENCRYPT_DECRYPT": {"EncryptionAlgorithms": _RSA_ENCRYPTION},
+            "SIGN_VERIFY": {"SigningAlgorithms": _RSA_SIGNING},
+        }
+        for bits in (2048, 3072, 4096)
+    },
+    **{
+        f"ECC_NIST_P{bits}": {
+            "SIGN_VERIFY": {"SigningAlgorithms": [f"ECDSA_SHA_{digest}"]},
+            "KEY_AGREEMENT": {"KeyAgreementAlgorithms": ["ECDH"]},
+        }
+        for bits, digest in ((256, 256), (384, 384), (521, 512))
+    },
+    "ECC_SECG_P256K1": {"SIGN_VERIFY": {"SigningAlgorithms": ["ECDSA_SHA_256"]}},
+    "ECC_NIST_EDWARDS25519": {
+        "SIGN_VERIFY": {"SigningAlgorithms": ["ED25519_SHA_512", "ED25519_PH_SHA_512"]}
+    },
+    **{
+        f"ML_DSA_{level}": {"SIGN_VERIFY": {"SigningAlgorithms": ["ML_DSA_SHAKE_256"]}}
+        for level in (44, 65, 87)
+    },
+    "SM2": {
+        "ENCRYPT_DECRYPT": {"EncryptionAlgorithms": ["SM2PKE"]},
+        "SIGN_VERIFY": {"SigningAlgorithms": ["SM2DSA"]},
+        "KEY_AGREEMENT": {"KeyAgreementAlgorithms": ["ECDH"]},
+    },
+}
+
+ALGORITHM_FIELDS = ("EncryptionAlgorithms", "SigningAlgorithms", "MacAlgorithms", "KeyAgreementAlgorithms")
+
+# SM2 keys exist only in the AWS China Regions.
+CHINA_REGIONS = frozenset({"cn-north-1", "cn-northwest-1"})
+
+
+def usages(key_spec: str) -> list[str]:
+    return list(KEY_SPECS[key_spec])
+
+
+def algorithms(key_spec: str, key_usage: str) -> dict[str, list[str]]:
+    return KEY_SPECS[key_spec][key_usage]
+
+
+def is_symmetric_encryption(key_spec: str) -> bool:
+    return key_spec == "SYMMETRIC_DEFAULT"
+
+
+def is_hmac(key_spec: str) -> bool:
+    return key_spec.startswith("HMAC_")
+
+
+def is_asymmetric(key_spec: str) -> bool:
+    return not (is_symmetric_encryption(key_spec) or is_hmac(key_spec))

@@ -1,0 +1,303 @@
+"""AWS KMS service model, read from botocore's own copy at run time.
+
+The model is the spec: operation names, members, constraints and enums come from it, so validation
+and serialization follow whatever botocore version is installed. The JSON is read directly rather
+than through ``botocore.model`` to keep server start-up light (the raw file loads in a few ms).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import gzip
+import importlib.util
+import json
+import math
+import os
+import re
+from functools import cache
+
+_MODEL_DIR = ("data", "kms", "2014-11-01")
+
+
+@cache
+def service_model() -> dict:
+    spec = importlib.util.find_spec("botocore")
+    if spec is None or spec.origin is None:  # pragma: no cover - botocore is a dependency
+        raise RuntimeError("botocore is not installed; fakekms reads the KMS model from it")
+    base = os.path.join(os.path.dirname(spec.origin), *_MODEL_DIR, "service-2.json")
+    if os.path.exists(base + ".gz"):
+        with gzip.open(base + ".gz", "rb") as fh:
+            return json.loads(fh.read())
+    with open(base, "rb") as fh:
+        return json.loads(fh.read())
+
+
+def shapes() -> dict:
+    return service_model()["shapes"]
+
+
+def operations() -> dict:
+    return service_model()["operations"]
+
+
+def operation_names() -> list[str]:
+    return sorted(operations())
+
+
+def target_prefix() -> str:
+    return service_model()["metadata"]["targetPrefix"]
+
+
+def enum_values(shape_name: str) -> list[str]:
+    return list(shapes()[shape_name].get("enum", ()))
+
+
+def input_shape_name(operation: str) -> str | None:
+    return operations()[operation].get("input", {}).get("shape")
+
+
+def output_shape_name(operation: str) -> str | None:
+    return operations()[operation].get("output", {}).get("shape")
+
+
+def member_doc(operation: str, member: str) -> str:
+    shape = shapes()[input_shape_name(operation)]
+    return shape["members"][member].get("documentation", "")
+
+
+def error_shapes() -> dict[str, dict]:
+    return {name: s for name, s in shapes().items() if s.get("exception")}
+
+
+# ---------------------------------------------------------------------------------------------
+# Input: type checks (SerializationException) and constraints (ValidationException)
+# ---------------------------------------------------------------------------------------------
+
+_TYPE_NAMES = {
+    "string": "String",
+    "integer": "Integer",
+    "long": "Long",
+    "boolean": "Boolean",
+    "blob": "Blob",
+    "timestamp": "Timestamp",
+    "list": "List",
+    "map": "Map",
+    "structure": "Structure",
+}
+
+
+def _camel(name: str) -> str:
+    """Coral names members lowerCamelCase in its messages ('KeyId' -> 'keyId')."""
+    return name[:1].lower() + name[1:]
+
+
+def _java_len(value: str) -> int:
+    """Length as Java counts it (UTF-16 code units), which is what AWS's limits measure."""
+    return len(value.encode("utf-16-le")) // 2
+
+
+def _render(value, shape_type: str) -> str:
+    if value is None:
+        return "null"
+    if shape_type == "blob":
+        n = len(value)
+        return f"java.nio.HeapByteBuffer[pos=0 lim={n} cap={n}]"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return "[" + ", ".join(_render(v, "") for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}={_render(v, '')}" for k, v in value.items()) + "}"
+    return str(value)
+
+
+@cache
+def _pattern(regex: str) -> re.Pattern:
+    return re.compile(regex)
+
+
+class _Checker:
+    """Walks one request against its input shape, decoding blobs as it goes."""
+
+    def __init__(self) -> None:
+        self.violations: list[str] = []
+
+    def violation(self, value, shape_type: str, path: str, constraint: str) -> None:
+        rendered = _render(value, shape_type)
+        value_part = "Value null" if value is None else f"Value '{rendered}'"
+        self.violations.append(f"{value_part} at '{path}' failed to satisfy constraint: {constraint}")
+
+    def check(self, shape_name: str, value, path: str):
+        shape = shapes()[shape_name]
+        kind = shape["type"]
+        handler = getattr(self, "_" + kind)
+        return handler(shape, value, path)
+
+    @staticmethod
+    def _wrong_type(shape: dict, value, path: str):
+        expected = _TYPE_NAMES.get(shape["type"], shape["type"])
+        got = {dict: "object", list: "array", str: "string", bool: "boolean"}.get(
+            type(value), "number" if isinstance(value, (int, float)) else "null"
+        )
+        article = "an" if expected[0] in "AEIOU" else "a"
+        raise errors.SerializationException(
+            f"Value at '{path or 'request'}' must be {article} {expected}, not a JSON {got}"
+        )
+
+    def _structure(self, shape: dict, value, path: str):
+        if not isinstance(value, dict):
+            self._wrong_type(shape, value, path)
+        members = shape.get("members", {})
+        out = {}
+        for name in shape.get("required", ()):
+            if value.get(name) is None:
+                self.violation(None, "", self._join(path, name), "Member must not be null")
+        for name, member in members.items():
+            item = value.get(name)
+            if item is None:
+                continue
+            out[name] = self.check(member["shape"], item, self._join(path, name))
+        return out
+
+    @staticmethod
+    def _join(path: str, name: str) -> str:
+        return f"{path}.{_camel(name)}" if path else _camel(name)
+
+    def _list(self, shape: dict, value, path: str):
+        if not isinstance(value, list):
+            self._wrong_type(shape, value, path)
+        self._length(shape, value, len(value), "list", path)
+        member = shape["member"]["shape"]
+        return [self.check(member, v, f"{path}.{i}.member") for i, v in enumerate(value, 1)]
+
+    def _map(self, shape: dict, value, path: str):
+        if not isinstance(value, dict):
+            self._wrong_type(shape, value, path)
+        self._length(shape, value, len(value), "map", path)
+        key_shape, value_shape = shape["key"]["shape"], shape["value"]["shape"]
+        out = {}
+        for k, v in value.items():
+            if v is None:
+                self._wrong_type(shapes()[value_shape], v, f"{path}.{k}")
+            out[self.check(key_shape, k, f"{path}.key")] = self.check(value_shape, v, f"{path}.{k}")
+        return out
+
+    def _string(self, shape: dict, value, path: str):
+        if not isinstance(value, str):
+            self._wrong_type(shape, value, path)
+        self._length(shape, value, _java_len(value), "string", path)
+        if "enum" in shape and value not in shape["enum"]:
+            allowed = ", ".join(shape["enum"])
+            self.violation(value, "string", path, f"Member must satisfy enum value set: [{allowed}]")
+        pattern = shape.get("pattern")
+        if pattern and not _pattern(pattern).fullmatch(value):
+            self.violation(
+                value, "string", path, f"Member must satisfy regular expression pattern: {pattern}"
+            )
+        return value
+
+    def _integer(self, shape: dict, value, path: str):
+        if not isinstance(value, int) or isinstance(value, bool):
+            if isinstance(value, float) and value.is_integer():
+                value = int(value)
+            else:
+                self._wrong_type(shape, value, path)
+        if "min" in shape and value < shape["min"]:
+            self.violation(value, "integer", path, f"Member must have value greater than or equal to {shape['min']}")
+        if "max" in shape and value > shape["max"]:
+            self.violation(value, "integer", path, f"Member must have value less than or equal to {shape['max']}")
+        return value
+
+    _long = _integer
+
+    def _boolean(self, shape: dict, value, path: str):
+        if not isinstance(value, bool):
+            self._wrong_type(shape, value, path)
+        return value
+
+    def _blob(self, shape: dict, value, path: str):
+        if not isinstance(value, str):
+            self._wrong_type(shape, value, path)
+        try:
+            decoded = base64.b64decode(value, validate=True)
+        except (binascii.Error, ValueError):
+            raise errors.SerializationException(
+                f"Value at '{path}' is not valid base64-encoded binary data"
+            ) from None
+        self._length(shape, decoded, len(decoded), "blob", path)
+        return decoded
+
+    def _timestamp(self, shape: dict, value, path: str):
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+            self._wrong_type(shape, value, path)
+        return float(value)
+
+    def _length(self, shape: dict, value, length: int, kind: str, path: str) -> None:
+        if "min" in shape and length < shape["min"]:
+            self.violation(value, kind, path, f"Member must have length greater than or equal to {shape['min']}")
+        if "max" in shape and length > shape["max"]:
+            self.violation(value, kind, path, f"Member must have length less than or equal to {shape['max']}")
+
+
+def validation_message(violations: list[str]) -> str:
+    n = len(violations)
+    noun = "error" if n == 1 else "errors"
+    return f"{n} validation {noun} detected: " + "; ".join(violations)
+
+
+def parse_input(operation: str, body) -> dict:
+    """Checks a decoded JSON body against the operation's input shape.
+
+    Returns the request with blobs decoded to bytes and unknown members dropped. Raises
+    SerializationException for a value of the wrong JSON type and ValidationException, listing
+    every violated constraint in AWS's wording, for the rest.
+    """
+    shape_name = input_shape_name(operation)
+    if shape_name is None:
+        return {}
+    checker = _Checker()
+    params = checker.check(shape_name, body, "")
+    if checker.violations:
+        raise errors.ValidationException(validation_message(checker.violations))
+    return params
+
+
+# ---------------------------------------------------------------------------------------------
+# Output: the model decides how each value goes on the wire
+# ---------------------------------------------------------------------------------------------
+
+
+def serialize_output(operation: str, result: dict | None) -> dict:
+    shape_name = output_shape_name(operation)
+    if shape_name is None or not result:
+        return {}
+    return _serialize(shapes()[shape_name], result)
+
+
+def _serialize(shape: dict, value):
+    kind = shape["type"]
+    if kind == "structure":
+        out = {}
+        members = shape.get("members", {})
+        for name, item in value.items():
+            if item is None or name not in members:
+                continue
+            out[name] = _serialize(shapes()[members[name]["shape"]], item)
+        return out
+    if kind == "list":
+        member = shapes()[shape["member"]["shape"]]
+        return [_serialize(member, v) for v in value]
+    if kind == "map":
+        member = shapes()[shape["value"]["shape"]]
+        return {k: _serialize(member, v) for k, v in value.items()}
+    if kind == "blob":
+        return base64.b64encode(value).decode("ascii")
+    if kind == "timestamp":
+        return round(float(value), 3)
+    return value
+
+
+# Imported last: errors builds its classes from this module's model, and the checker above only
+# needs the module at call time.
+from . import errors  # noqa: E402

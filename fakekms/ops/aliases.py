@@ -1,0 +1,117 @@
+"""Aliases: CreateAlias, UpdateAlias, DeleteAlias, ListAliases."""
+
+from __future__ import annotations
+
+import re
+
+from .. import errors, keyspecs
+from ..context import RequestContext
+from ..state import AliasRecord, KeyRecord
+from . import operation, paging
+from .lookup import find_key
+
+_ALIAS_NAME = re.compile(r"alias/[a-zA-Z0-9/_-]+")
+RESERVED_PREFIX = "alias/aws/"
+
+
+def _check_alias_name(alias_name: str) -> None:
+    if not alias_name.startswith("alias/"):
+        raise errors.ValidationException(
+            'Alias must start with the prefix "alias/". Please see '
+            "https://docs.aws.amazon.com/kms/latest/developerguide/kms-alias.html"
+        )
+    if alias_name.startswith(RESERVED_PREFIX):
+        raise errors.NotAuthorizedException(
+            f"The alias prefix {RESERVED_PREFIX} is reserved for AWS managed keys: {alias_name}"
+        )
+    if not _ALIAS_NAME.fullmatch(alias_name):
+        raise errors.ValidationException(f"{alias_name} contains invalid characters for an alias")
+
+
+def _target(ctx: RequestContext, target_key_id: str) -> KeyRecord:
+    if target_key_id.startswith("alias/") or (
+        target_key_id.startswith("arn:") and ":alias/" in target_key_id
+    ):
+        raise errors.ValidationException("Aliases must refer to keys. Not aliases")
+    key = find_key(ctx, target_key_id, "TargetKeyId")
+    if key.key_manager != "CUSTOMER":
+        raise errors.NotAuthorizedException(
+            f"An alias can point only to a customer managed key; {key.arn} is AWS managed"
+        )
+    return key
+
+
+def _key_type(key: KeyRecord) -> str:
+    if keyspecs.is_symmetric_encryption(key.key_spec):
+        return "symmetric encryption"
+    return "HMAC" if keyspecs.is_hmac(key.key_spec) else "asymmetric"
+
+
+@operation("CreateAlias")
+def create_alias(ctx: RequestContext, req: dict) -> None:
+    alias_name = req["AliasName"]
+    _check_alias_name(alias_name)
+    key = _target(ctx, req["TargetKeyId"])
+    if ctx.tx.get_alias(ctx.account, ctx.region, alias_name) is not None:
+        raise errors.AlreadyExistsException(
+            f"An alias with the name {ctx.alias_arn(alias_name)} already exists"
+        )
+    ctx.tx.insert_alias(AliasRecord(ctx.account, ctx.region, alias_name, key.key_id, ctx.now, ctx.now))
+
+
+@operation("UpdateAlias")
+def update_alias(ctx: RequestContext, req: dict) -> None:
+    alias_name = req["AliasName"]
+    _check_alias_name(alias_name)
+    alias = ctx.tx.get_alias(ctx.account, ctx.region, alias_name)
+    if alias is None:
+        raise errors.NotFoundException(f"Alias {ctx.alias_arn(alias_name)} is not found.")
+    key = _target(ctx, req["TargetKeyId"])
+    current = ctx.tx.get_key(ctx.account, ctx.region, alias.key_id)
+    if current is not None and (
+        _key_type(current) != _key_type(key) or current.key_usage != key.key_usage
+    ):
+        raise errors.ValidationException(
+            f"{alias_name} points to a {_key_type(current)} key with KeyUsage {current.key_usage}; "
+            f"the new target must be of the same type and KeyUsage, not a {_key_type(key)} key "
+            f"with KeyUsage {key.key_usage}."
+        )
+    alias.key_id = key.key_id
+    alias.last_updated_date = ctx.now
+    ctx.tx.update_alias(alias)
+
+
+@operation("DeleteAlias")
+def delete_alias(ctx: RequestContext, req: dict) -> None:
+    alias_name = req["AliasName"]
+    _check_alias_name(alias_name)
+    if ctx.tx.get_alias(ctx.account, ctx.region, alias_name) is None:
+        raise errors.NotFoundException(f"Alias {ctx.alias_arn(alias_name)} is not found.")
+    ctx.tx.delete_alias(ctx.account, ctx.region, alias_name)
+
+
+@operation("ListAliases")
+def list_aliases(ctx: RequestContext, req: dict) -> dict:
+    key_id = None
+    if req.get("KeyId") is not None:
+        key_id = find_key(ctx, req["KeyId"]).key_id
+    limit = req.get("Limit", 50)
+    after = paging.read_marker("aliases", req.get("Marker"), "")
+    rows = ctx.tx.list_aliases(ctx.account, ctx.region, after, limit + 1, key_id)
+    page, more = rows[:limit], len(rows) > limit
+    result = {
+        "Aliases": [
+            {
+                "AliasName": a.alias_name,
+                "AliasArn": ctx.alias_arn(a.alias_name),
+                "TargetKeyId": a.key_id,
+                "CreationDate": a.creation_date,
+                "LastUpdatedDate": a.last_updated_date,
+            }
+            for a in page
+        ],
+        "Truncated": more,
+    }
+    if more:
+        result["NextMarker"] = paging.make_marker("aliases", page[-1].alias_name)
+    return result

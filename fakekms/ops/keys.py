@@ -1,0 +1,225 @@
+"""Keys: CreateKey, DescribeKey, ListKeys, EnableKey, DisableKey, UpdateKeyDescription,
+ScheduleKeyDeletion and CancelKeyDeletion."""
+
+from __future__ import annotations
+
+from .. import errors, keyspecs
+from ..context import RequestContext
+from ..crypto import software
+from ..state import KeyRecord
+from . import operation, paging
+from .lookup import find_key
+from .policies import default_policy, validate_policy
+from .tags import validate_new_tags
+
+DAY = 86400.0
+MIN_PENDING_WINDOW, MAX_PENDING_WINDOW, DEFAULT_PENDING_WINDOW = 7, 30, 30
+
+
+def key_metadata(ctx: RequestContext, key: KeyRecord) -> dict:
+    """KeyMetadata with every field AWS returns for a key of this spec and state."""
+    meta = {
+        "AWSAccountId": key.account,
+        "KeyId": key.key_id,
+        "Arn": key.arn,
+        "CreationDate": key.creation_date,
+        "Enabled": key.enabled,
+        "Description": key.description,
+        "KeyUsage": key.key_usage,
+        "KeyState": key.key_state,
+        "Origin": key.origin,
+        "KeyManager": key.key_manager,
+        "CustomerMasterKeySpec": key.key_spec,
+        "KeySpec": key.key_spec,
+        "MultiRegion": key.multi_region,
+        "CustomKeyStoreId": key.custom_key_store_id,
+        "CurrentKeyMaterialId": key.current_key_material_id,
+    }
+    meta.update(keyspecs.algorithms(key.key_spec, key.key_usage))
+    if key.key_state == "PendingDeletion":
+        meta["DeletionDate"] = key.deletion_date
+        meta["PendingDeletionWindowInDays"] = key.pending_deletion_window_days
+    if key.origin == "EXTERNAL" and key.expiration_model:
+        meta["ExpirationModel"] = key.expiration_model
+        meta["ValidTo"] = key.valid_to
+    if key.multi_region:
+        meta["MultiRegionConfiguration"] = {
+            "MultiRegionKeyType": "PRIMARY",
+            "PrimaryKey": {"Arn": key.arn, "Region": key.region},
+            "ReplicaKeys": [],
+        }
+    return meta
+
+
+def _key_spec_and_usage(ctx: RequestContext, req: dict) -> tuple[str, str]:
+    if req.get("KeySpec") and req.get("CustomerMasterKeySpec"):
+        raise errors.ValidationException(
+            "You cannot specify KeySpec and CustomerMasterKeySpec in the same request. "
+            "CustomerMasterKeySpec parameter is deprecated. Use KeySpec parameter instead."
+        )
+    key_spec = req.get("KeySpec") or req.get("CustomerMasterKeySpec") or "SYMMETRIC_DEFAULT"
+    if key_spec == "SM2":
+        if ctx.region not in keyspecs.CHINA_REGIONS:
+            raise errors.ValidationException(
+                "KeySpec SM2 is supported only in the China Regions (cn-north-1, cn-northwest-1)."
+            )
+        raise errors.UnsupportedOperationException(
+            "KeySpec SM2 is not supported by fakekms: no maintained Python library implements SM2."
+        )
+    allowed = keyspecs.usages(key_spec)
+    key_usage = req.get("KeyUsage")
+    if key_usage is None:
+        if not keyspecs.is_symmetric_encryption(key_spec):
+            raise errors.ValidationException(
+                f"You must specify a KeyUsage value for a {key_spec} KMS key. "
+                f"Valid values: {', '.join(allowed)}."
+            )
+        key_usage = "ENCRYPT_DECRYPT"
+    if key_usage not in allowed:
+        raise errors.ValidationException(
+            f"KeyUsage {key_usage} is not compatible with KeySpec {key_spec}. "
+            f"Valid KeyUsage values for {key_spec}: {', '.join(allowed)}."
+        )
+    return key_spec, key_usage
+
+
+def _check_origin(req: dict, key_spec: str) -> str:
+    origin = req.get("Origin", "AWS_KMS")
+    store_id = req.get("CustomKeyStoreId")
+    if origin in ("AWS_CLOUDHSM", "EXTERNAL_KEY_STORE"):
+        if req.get("MultiRegion"):
+            raise errors.UnsupportedOperationException(
+                "You cannot create a multi-Region key in a custom key store."
+            )
+        if key_spec != "SYMMETRIC_DEFAULT":
+            raise errors.UnsupportedOperationException(
+                f"KeySpec {key_spec} is not supported in a custom key store; use SYMMETRIC_DEFAULT."
+            )
+        if store_id is None:
+            raise errors.ValidationException(f"CustomKeyStoreId is required when Origin is {origin}.")
+    if origin == "EXTERNAL_KEY_STORE" and not req.get("XksKeyId"):
+        raise errors.ValidationException("XksKeyId is required when Origin is EXTERNAL_KEY_STORE.")
+    if req.get("XksKeyId") and origin != "EXTERNAL_KEY_STORE":
+        raise errors.ValidationException("XksKeyId is valid only when Origin is EXTERNAL_KEY_STORE.")
+    if store_id is not None:
+        if origin not in ("AWS_CLOUDHSM", "EXTERNAL_KEY_STORE"):
+            raise errors.ValidationException(
+                "CustomKeyStoreId requires Origin AWS_CLOUDHSM or EXTERNAL_KEY_STORE."
+            )
+        raise errors.CustomKeyStoreNotFoundException(
+            f"Custom key store {store_id} does not exist in this account and Region."
+        )
+    return origin
+
+
+@operation("CreateKey")
+def create_key(ctx: RequestContext, req: dict) -> dict:
+    key_spec, key_usage = _key_spec_and_usage(ctx, req)
+    origin = _check_origin(req, key_spec)
+    policy = req.get("Policy")
+    if policy is not None:
+        validate_policy(policy)
+    tags = req.get("Tags", [])
+    validate_new_tags(tags, existing=[])
+
+    multi_region = bool(req.get("MultiRegion", False))
+    key_id = ctx.rng.key_id(multi_region)
+    key = KeyRecord(
+        account=ctx.account,
+        region=ctx.region,
+        key_id=key_id,
+        arn=ctx.key_arn(key_id),
+        creation_date=ctx.now,
+        key_spec=key_spec,
+        key_usage=key_usage,
+        key_state="PendingImport" if origin == "EXTERNAL" else "Enabled",
+        origin=origin,
+        description=req.get("Description", ""),
+        policy=policy if policy is not None else default_policy(ctx),
+        multi_region=multi_region,
+    )
+    material = None
+    if origin == "AWS_KMS":
+        material = software.generate_key_material(key_spec, ctx.rng)
+        if keyspecs.is_symmetric_encryption(key_spec):
+            key.current_key_material_id = ctx.rng.token_bytes(32).hex()
+    ctx.tx.insert_key(key)
+    if material is not None:
+        ctx.tx.add_key_material(key, 1, material, ctx.now)
+    for tag in tags:
+        ctx.tx.put_tag(key, tag["TagKey"], tag["TagValue"])
+    return {"KeyMetadata": key_metadata(ctx, key)}
+
+
+@operation("DescribeKey")
+def describe_key(ctx: RequestContext, req: dict) -> dict:
+    return {"KeyMetadata": key_metadata(ctx, find_key(ctx, req["KeyId"]))}
+
+
+@operation("ListKeys")
+def list_keys(ctx: RequestContext, req: dict) -> dict:
+    limit = req.get("Limit", 100)
+    after = paging.int_position("keys", req.get("Marker"))
+    rows = ctx.tx.list_keys(ctx.account, ctx.region, after, limit + 1)
+    page, more = rows[:limit], len(rows) > limit
+    result = {
+        "Keys": [{"KeyId": key.key_id, "KeyArn": key.arn} for _, key in page],
+        "Truncated": more,
+    }
+    if more:
+        result["NextMarker"] = paging.make_marker("keys", str(page[-1][0]))
+    return result
+
+
+@operation("EnableKey")
+def enable_key(ctx: RequestContext, req: dict) -> None:
+    key = find_key(ctx, req["KeyId"])
+    key.key_state = "Enabled"
+    ctx.tx.update_key(key)
+
+
+@operation("DisableKey")
+def disable_key(ctx: RequestContext, req: dict) -> None:
+    key = find_key(ctx, req["KeyId"])
+    key.key_state = "Disabled"
+    ctx.tx.update_key(key)
+
+
+@operation("UpdateKeyDescription")
+def update_key_description(ctx: RequestContext, req: dict) -> None:
+    key = find_key(ctx, req["KeyId"])
+    key.description = req["Description"]
+    ctx.tx.update_key(key)
+
+
+@operation("ScheduleKeyDeletion")
+def schedule_key_deletion(ctx: RequestContext, req: dict) -> dict:
+    days = req.get("PendingWindowInDays", DEFAULT_PENDING_WINDOW)
+    if not MIN_PENDING_WINDOW <= days <= MAX_PENDING_WINDOW:
+        bound = "greater than or equal to 7" if days < MIN_PENDING_WINDOW else "less than or equal to 30"
+        raise errors.ValidationException(
+            f"1 validation error detected: Value '{days}' at 'pendingWindowInDays' failed to "
+            f"satisfy constraint: Member must have value {bound}"
+        )
+    key = find_key(ctx, req["KeyId"])
+    key.key_state = "PendingDeletion"
+    key.deletion_date = ctx.now + days * DAY
+    key.pending_deletion_window_days = days
+    ctx.tx.update_key(key)
+    return {
+        "KeyId": key.arn,
+        "DeletionDate": key.deletion_date,
+        "KeyState": key.key_state,
+        "PendingWindowInDays": days,
+    }
+
+
+@operation("CancelKeyDeletion")
+def cancel_key_deletion(ctx: RequestContext, req: dict) -> dict:
+    key = find_key(ctx, req["KeyId"])
+    has_material = ctx.tx.key_material(key) is not None
+    key.key_state = "Disabled" if has_material else "PendingImport"
+    key.deletion_date = None
+    key.pending_deletion_window_days = None
+    ctx.tx.update_key(key)
+    return {"KeyId": key.arn}

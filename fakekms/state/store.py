@@ -1,0 +1,285 @@
+"""The store: SQLite, at ``:memory:`` by default or in a file, one code path for both.
+
+Every operation runs in one transaction (``BEGIN IMMEDIATE`` ... ``COMMIT``), so it commits whole
+or not at all, and it is committed before the response leaves: a server killed with SIGKILL keeps
+everything it acknowledged. A file database runs in WAL mode; WAL with ``synchronous=NORMAL``
+survives a killed process (only an operating-system crash could lose the last commits).
+
+Requests are served by several threads; one connection guarded by a lock serialises the
+transactions, which also makes racing writes (two CreateAlias calls for one name) come out as
+exactly one success.
+"""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+import threading
+from contextlib import contextmanager
+from typing import Iterator
+
+from .records import AliasRecord, KeyRecord
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS keys (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    account TEXT NOT NULL,
+    region TEXT NOT NULL,
+    key_id TEXT NOT NULL,
+    delete_at REAL,
+    doc TEXT NOT NULL,
+    UNIQUE (account, region, key_id)
+);
+CREATE INDEX IF NOT EXISTS keys_delete_at ON keys (delete_at) WHERE delete_at IS NOT NULL;
+CREATE TABLE IF NOT EXISTS key_material (
+    account TEXT NOT NULL,
+    region TEXT NOT NULL,
+    key_id TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    material BLOB NOT NULL,
+    created REAL NOT NULL,
+    PRIMARY KEY (account, region, key_id, version)
+);
+CREATE TABLE IF NOT EXISTS aliases (
+    account TEXT NOT NULL,
+    region TEXT NOT NULL,
+    alias_name TEXT NOT NULL,
+    key_id TEXT NOT NULL,
+    created REAL NOT NULL,
+    updated REAL NOT NULL,
+    PRIMARY KEY (account, region, alias_name)
+);
+CREATE INDEX IF NOT EXISTS aliases_by_key ON aliases (account, region, key_id);
+CREATE TABLE IF NOT EXISTS tags (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    account TEXT NOT NULL,
+    region TEXT NOT NULL,
+    key_id TEXT NOT NULL,
+    tag_key TEXT NOT NULL,
+    tag_value TEXT NOT NULL,
+    UNIQUE (account, region, key_id, tag_key)
+);
+"""
+
+_TABLES = ("keys", "key_material", "aliases", "tags")
+
+
+class Store:
+    def __init__(self, path: str = ":memory:") -> None:
+        self.path = path
+        self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._lock = threading.RLock()
+        self._conn.execute("PRAGMA busy_timeout = 5000")
+        if self.persistent:
+            self._conn.execute("PRAGMA journal_mode = WAL")
+            self._conn.execute("PRAGMA synchronous = NORMAL")
+        self._conn.executescript(_SCHEMA)
+        self._conn.execute(
+            "INSERT OR IGNORE INTO meta (name, value) VALUES ('schema_version', ?)",
+            (str(SCHEMA_VERSION),),
+        )
+        self._next_deletion = self._earliest_deletion()
+
+    @property
+    def persistent(self) -> bool:
+        return self.path not in ("", ":memory:") and not self.path.startswith("file::memory:")
+
+    @property
+    def backend(self) -> str:
+        return "sqlite" if self.persistent else "memory"
+
+    @contextmanager
+    def transaction(self, now: float) -> Iterator["Transaction"]:
+        """One operation's transaction. Keys whose deletion date has passed go first."""
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            tx = Transaction(self._conn)
+            try:
+                if now >= self._next_deletion:
+                    tx.purge_deleted(now)
+                yield tx
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+            if tx.purged:
+                self._next_deletion = self._earliest_deletion()
+            elif tx.deletion_scheduled is not None:
+                self._next_deletion = min(self._next_deletion, tx.deletion_scheduled)
+
+    def reset(self) -> None:
+        """Wipes every account and Region."""
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            for table in _TABLES:
+                self._conn.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed table names
+            self._conn.execute("COMMIT")
+            self._next_deletion = math.inf
+
+    def key_count(self) -> int:
+        with self._lock:
+            return self._conn.execute("SELECT COUNT(*) FROM keys").fetchone()[0]
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def _earliest_deletion(self) -> float:
+        row = self._conn.execute("SELECT MIN(delete_at) FROM keys").fetchone()
+        return row[0] if row and row[0] is not None else math.inf
+
+
+class Transaction:
+    """The store's operations, inside one open transaction."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+        self.purged = False
+        self.deletion_scheduled: float | None = None
+
+    # --- keys -----------------------------------------------------------------------------
+
+    def get_key(self, account: str, region: str, key_id: str) -> KeyRecord | None:
+        row = self._conn.execute(
+            "SELECT doc FROM keys WHERE account = ? AND region = ? AND key_id = ?",
+            (account, region, key_id),
+        ).fetchone()
+        return KeyRecord.from_json(row[0]) if row else None
+
+    def insert_key(self, key: KeyRecord) -> None:
+        self._conn.execute(
+            "INSERT INTO keys (account, region, key_id, delete_at, doc) VALUES (?, ?, ?, ?, ?)",
+            (key.account, key.region, key.key_id, self._delete_at(key), key.to_json()),
+        )
+
+    def update_key(self, key: KeyRecord) -> None:
+        self._conn.execute(
+            "UPDATE keys SET delete_at = ?, doc = ? WHERE account = ? AND region = ? AND key_id = ?",
+            (self._delete_at(key), key.to_json(), key.account, key.region, key.key_id),
+        )
+
+    def _delete_at(self, key: KeyRecord) -> float | None:
+        if key.key_state != "PendingDeletion" or key.deletion_date is None:
+            return None
+        if self.deletion_scheduled is None or key.deletion_date < self.deletion_scheduled:
+            self.deletion_scheduled = key.deletion_date
+        return key.deletion_date
+
+    def delete_key(self, account: str, region: str, key_id: str) -> None:
+        """Deletes a key with everything that belongs to it: material, aliases, tags."""
+        for table in _TABLES:
+            self._conn.execute(
+                f"DELETE FROM {table} WHERE account = ? AND region = ? AND key_id = ?",  # noqa: S608
+                (account, region, key_id),
+            )
+
+    def list_keys(self, account: str, region: str, after: int, limit: int) -> list[tuple[int, KeyRecord]]:
+        rows = self._conn.execute(
+            "SELECT seq, doc FROM keys WHERE account = ? AND region = ? AND seq > ? ORDER BY seq LIMIT ?",
+            (account, region, after, limit),
+        ).fetchall()
+        return [(seq, KeyRecord.from_json(doc)) for seq, doc in rows]
+
+    def purge_deleted(self, now: float) -> None:
+        due = self._conn.execute(
+            "SELECT account, region, key_id FROM keys WHERE delete_at IS NOT NULL AND delete_at <= ?",
+            (now,),
+        ).fetchall()
+        for account, region, key_id in due:
+            self.delete_key(account, region, key_id)
+        self.purged = True
+
+    # --- key material ---------------------------------------------------------------------
+
+    def add_key_material(self, key: KeyRecord, version: int, material: bytes, created: float) -> None:
+        self._conn.execute(
+            "INSERT INTO key_material (account, region, key_id, version, material, created)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (key.account, key.region, key.key_id, version, material, created),
+        )
+
+    def key_material(self, key: KeyRecord, version: int | None = None) -> tuple[int, bytes] | None:
+        """The given version of a key's material, or the newest; None if it has none."""
+        if version is None:
+            row = self._conn.execute(
+                "SELECT version, material FROM key_material WHERE account = ? AND region = ?"
+                " AND key_id = ? ORDER BY version DESC LIMIT 1",
+                (key.account, key.region, key.key_id),
+            ).fetchone()
+        else:
+            row = self._conn.execute(
+                "SELECT version, material FROM key_material WHERE account = ? AND region = ?"
+                " AND key_id = ? AND version = ?",
+                (key.account, key.region, key.key_id, version),
+            ).fetchone()
+        return (row[0], bytes(row[1])) if row else None
+
+    # --- aliases --------------------------------------------------------------------------
+
+    def get_alias(self, account: str, region: str, alias_name: str) -> AliasRecord | None:
+        row = self._conn.execute(
+            "SELECT key_id, created, updated FROM aliases WHERE account = ? AND region = ? AND alias_name = ?",
+            (account, region, alias_name),
+        ).fetchone()
+        return AliasRecord(account, region, alias_name, *row) if row else None
+
+    def insert_alias(self, alias: AliasRecord) -> None:
+        self._conn.execute(
+            "INSERT INTO aliases (account, region, alias_name, key_id, created, updated)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (alias.account, alias.region, alias.alias_name, alias.key_id, alias.creation_date,
+             alias.last_updated_date),
+        )
+
+    def update_alias(self, alias: AliasRecord) -> None:
+        self._conn.execute(
+            "UPDATE aliases SET key_id = ?, updated = ? WHERE account = ? AND region = ? AND alias_name = ?",
+            (alias.key_id, alias.last_updated_date, alias.account, alias.region, alias.alias_name),
+        )
+
+    def delete_alias(self, account: str, region: str, alias_name: str) -> None:
+        self._conn.execute(
+            "DELETE FROM aliases WHERE account = ? AND region = ? AND alias_name = ?",
+            (account, region, alias_name),
+        )
+
+    def list_aliases(
+        self, account: str, region: str, after: str, limit: int, key_id: str | None = None
+    ) -> list[AliasRecord]:
+        sql = "SELECT alias_name, key_id, created, updated FROM aliases WHERE account = ? AND region = ? AND alias_name > ?"
+        args: list = [account, region, after]
+        if key_id is not None:
+            sql += " AND key_id = ?"
+            args.append(key_id)
+        rows = self._conn.execute(sql + " ORDER BY alias_name LIMIT ?", (*args, limit)).fetchall()
+        return [AliasRecord(account, region, *row) for row in rows]
+
+    def count_aliases(self, account: str, region: str, key_id: str) -> int:
+        return self._conn.execute(
+            "SELECT COUNT(*) FROM aliases WHERE account = ? AND region = ? AND key_id = ?",
+            (account, region, key_id),
+        ).fetchone()[0]
+
+    # --- tags -----------------------------------------------------------------------------
+
+    def tags(self, key: KeyRecord) -> list[tuple[str, str]]:
+        return self._conn.execute(
+            "SELECT tag_key, tag_value FROM tags WHERE account = ? AND region = ? AND key_id = ? ORDER BY seq",
+            (key.account, key.region, key.key_id),
+        ).fetchall()
+
+    def put_tag(self, key: KeyRecord, tag_key: str, tag_value: str) -> None:
+        self._conn.execute(
+            "INSERT INTO tags (account, region, key_id, tag_key, tag_value) VALUES (?, ?, ?, ?, ?)"
+            " ON CONFLICT (account, region, key_id, tag_key) DO UPDATE SET tag_value = excluded.tag_value",
+            (key.account, key.region, key.key_id, tag_key, tag_value),
+        )
+
+    def delete_tag(self, key: KeyRecord, tag_key: str) -> None:
+        self._conn.execute(
+            "DELETE FROM tags WHERE account = ? AND region = ? AND key_id = ? AND tag_key = ?",
+            (key.account, key.region, key.key_id, tag_key),
+        )
