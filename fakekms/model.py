@@ -131,6 +131,8 @@ class _Checker:
     def check(self, shape_name: str, value, path: str):
         shape = shapes()[shape_name]
         kind = shape["type"]
+        if kind == "structure":
+            return self._structure(shape_name, shape, value, path)
         handler = getattr(self, "_" + kind)
         return handler(shape, value, path)
 
@@ -145,7 +147,7 @@ class _Checker:
             f"Value at '{path or 'request'}' must be {article} {expected}, not a JSON {got}"
         )
 
-    def _structure(self, shape: dict, value, path: str):
+    def _structure(self, shape_name: str, shape: dict, value, path: str):
         if not isinstance(value, dict):
             self._wrong_type(shape, value, path)
         members = shape.get("members", {})
@@ -157,8 +159,19 @@ class _Checker:
             item = value.get(name)
             if item is None:
                 continue
-            out[name] = self.check(member["shape"], item, self._join(path, name))
+            member_path = self._join(path, name)
+            out[name] = self.check(member["shape"], item, member_path)
+            bounds = documented_range(shape_name, name)
+            if bounds and isinstance(out[name], int):
+                self._range(bounds, out[name], member_path)
         return out
+
+    def _range(self, bounds: tuple[int, int], value: int, path: str) -> None:
+        low, high = bounds
+        if value < low:
+            self.violation(value, "integer", path, f"Member must have value greater than or equal to {low}")
+        elif value > high:
+            self.violation(value, "integer", path, f"Member must have value less than or equal to {high}")
 
     @staticmethod
     def _join(path: str, name: str) -> str:
@@ -203,10 +216,7 @@ class _Checker:
                 value = int(value)
             else:
                 self._wrong_type(shape, value, path)
-        if "min" in shape and value < shape["min"]:
-            self.violation(value, "integer", path, f"Member must have value greater than or equal to {shape['min']}")
-        if "max" in shape and value > shape["max"]:
-            self.violation(value, "integer", path, f"Member must have value less than or equal to {shape['max']}")
+        self._range((shape.get("min", -math.inf), shape.get("max", math.inf)), value, path)
         return value
 
     _long = _integer
@@ -238,6 +248,23 @@ class _Checker:
             self.violation(value, kind, path, f"Member must have length greater than or equal to {shape['min']}")
         if "max" in shape and length > shape["max"]:
             self.violation(value, kind, path, f"Member must have length less than or equal to {shape['max']}")
+
+
+_DOCUMENTED_RANGE = re.compile(r"between (\d+) and (\d+)")
+
+
+@cache
+def documented_range(structure: str, member: str) -> tuple[int, int] | None:
+    """The range an integer member's documentation states, where it is narrower than its shape's.
+
+    Several members share a wide shape (LimitType is 1-1000) while their text and KMS itself
+    allow less: ListAliases' Limit is 1-100, ListResourceTags' 1-50, PendingWindowInDays 7-30.
+    """
+    spec = shapes()[structure]["members"][member]
+    if shapes()[spec["shape"]]["type"] not in ("integer", "long"):
+        return None
+    match = _DOCUMENTED_RANGE.search(spec.get("documentation", ""))
+    return (int(match.group(1)), int(match.group(2))) if match else None
 
 
 def validation_message(violations: list[str]) -> str:

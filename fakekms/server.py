@@ -21,6 +21,10 @@ from . import __version__, wire
 
 log = logging.getLogger("fakekms")
 
+# An oversized body is read and dropped up to this size, so that the client gets its 413 answer
+# instead of a broken pipe; past it the connection is simply closed.
+_MAX_DISCARD_BYTES = 64 << 20
+
 
 class KMSRequestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
@@ -54,9 +58,21 @@ class KMSRequestHandler(BaseHTTPRequestHandler):
             length = int(self.headers.get("Content-Length") or 0)
         except ValueError:
             length = -1
-        if length < 0 or length > wire.MAX_BODY_BYTES:
+        if length < 0:
+            return None
+        if length > wire.MAX_BODY_BYTES:
+            self._discard(length)
             return None
         return self.rfile.read(length) if length else b""
+
+    def _discard(self, length: int) -> None:
+        """Reads and drops an oversized body (up to a bound) so the client sees the 413."""
+        remaining = min(length, _MAX_DISCARD_BYTES)
+        while remaining > 0:
+            chunk = self.rfile.read(min(remaining, 1 << 16))
+            if not chunk:
+                break
+            remaining -= len(chunk)
 
     def _read_chunked(self) -> bytes | None:
         body = bytearray()

@@ -13,7 +13,7 @@ from .policies import default_policy, validate_policy
 from .tags import validate_new_tags
 
 DAY = 86400.0
-MIN_PENDING_WINDOW, MAX_PENDING_WINDOW, DEFAULT_PENDING_WINDOW = 7, 30, 30
+DEFAULT_PENDING_WINDOW = 30
 
 
 def key_metadata(ctx: RequestContext, key: KeyRecord) -> dict:
@@ -194,13 +194,7 @@ def update_key_description(ctx: RequestContext, req: dict) -> None:
 
 @operation("ScheduleKeyDeletion")
 def schedule_key_deletion(ctx: RequestContext, req: dict) -> dict:
-    days = req.get("PendingWindowInDays", DEFAULT_PENDING_WINDOW)
-    if not MIN_PENDING_WINDOW <= days <= MAX_PENDING_WINDOW:
-        bound = "greater than or equal to 7" if days < MIN_PENDING_WINDOW else "less than or equal to 30"
-        raise errors.ValidationException(
-            f"1 validation error detected: Value '{days}' at 'pendingWindowInDays' failed to "
-            f"satisfy constraint: Member must have value {bound}"
-        )
+    days = req.get("PendingWindowInDays", DEFAULT_PENDING_WINDOW)  # 7-30, checked by the model
     key = find_key(ctx, req["KeyId"])
     key.key_state = "PendingDeletion"
     key.deletion_date = ctx.now + days * DAY

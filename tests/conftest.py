@@ -1,0 +1,142 @@
+"""Test fixtures: the real server as a separate process, and the same server run in a thread when
+a test needs to reach inside it (the clock, the store)."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+
+import boto3
+import pytest
+from botocore.config import Config
+
+from fakekms.app import FakeKMS
+from fakekms.server import build_server
+from fakekms.state import Store
+
+REGION = "us-west-2"
+ACCOUNT = "111122223333"
+
+
+def make_client(endpoint: str, region: str = REGION, access_key: str = ACCOUNT):
+    return boto3.client(
+        "kms",
+        endpoint_url=endpoint,
+        region_name=region,
+        aws_access_key_id=access_key,
+        aws_secret_access_key="fake-secret",
+        # The server, not the client, must reject bad input: botocore's own checks are off.
+        config=Config(retries={"max_attempts": 1}, parameter_validation=False),
+    )
+
+
+@dataclass
+class ServerProcess:
+    """A ``fakekms serve`` process and where it listens."""
+
+    proc: subprocess.Popen
+    port: int
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def post(self, path: str, body: bytes = b"", headers: dict | None = None):
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        try:
+            conn.request("POST", path, body=body, headers=headers or {})
+            resp = conn.getresponse()
+            return resp.status, dict(resp.getheaders()), resp.read()
+        finally:
+            conn.close()
+
+    def call(self, target: str, body, headers: dict | None = None):
+        """A raw KMS call: (status, decoded JSON or None, headers)."""
+        raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+        all_headers = {"X-Amz-Target": target, "Content-Type": "application/x-amz-json-1.1"}
+        all_headers.update(headers or {})
+        status, resp_headers, payload = self.post("/", raw, all_headers)
+        return status, (json.loads(payload) if payload else None), resp_headers
+
+    def reset(self) -> None:
+        status, _, _ = self.post("/_fakekms/reset")
+        assert status == 200
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        return self.proc.wait(timeout=10)
+
+
+def start_server(*args: str) -> ServerProcess:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "fakekms", "serve", "--port", "0", "--log-level", "WARNING", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    line = proc.stdout.readline()
+    if "listening on" not in line:
+        proc.kill()
+        raise RuntimeError(f"fakekms did not start: {line!r} {proc.stderr.read()}")
+    port = int(line.split("http://", 1)[1].split()[0].rsplit(":", 1)[1])
+    return ServerProcess(proc, port)
+
+
+@pytest.fixture(scope="session")
+def server():
+    srv = start_server()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def kms(server):
+    """A boto3 KMS client on the real server, with state wiped first."""
+    server.reset()
+    return make_client(server.endpoint)
+
+
+@dataclass
+class LocalServer:
+    """The server in a thread of the test process, with its app at hand."""
+
+    app: FakeKMS
+    endpoint: str
+
+    def client(self, region: str = REGION, access_key: str = ACCOUNT):
+        return make_client(self.endpoint, region, access_key)
+
+
+@pytest.fixture
+def local(tmp_path):
+    app = FakeKMS(Store(":memory:"))
+    httpd = build_server(app, "127.0.0.1", 0)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield LocalServer(app, f"http://127.0.0.1:{httpd.server_address[1]}")
+    httpd.shutdown()
+    httpd.server_close()
+    app.store.close()
+
+
+def wait_until(predicate, timeout: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return predicate()
+
+
+@pytest.fixture(scope="session")
+def clean_env():
+    """Environment for child processes without any real AWS endpoint settings."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
