@@ -21,7 +21,8 @@ test: $(BIN)/fakekms
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: $(BIN)/fakekms
-	$(BIN)/python benchmarks/startup.py
+	$(BIN)/python -m pip install --quiet "moto[server]"
+	$(BIN)/python benchmarks/compare_moto.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache *.egg-info

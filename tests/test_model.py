@@ -1,0 +1,93 @@
+"""The service model drives validation and serialization: unit tests on model.py."""
+
+from __future__ import annotations
+
+import pytest
+
+from fakekms import errors, model
+
+
+def violations(operation, body):
+    with pytest.raises(errors.ValidationException) as info:
+        model.parse_input(operation, body)
+    return info.value.message
+
+
+def test_all_54_operations_are_in_the_model():
+    assert len(model.operation_names()) == 54
+    assert model.target_prefix() == "TrentService"
+
+
+def test_blobs_are_decoded_and_unknown_members_dropped():
+    params = model.parse_input("Encrypt", {"KeyId": "k", "Plaintext": "aGk=", "Bogus": 1})
+    assert params == {"KeyId": "k", "Plaintext": b"hi"}
+
+
+def test_enum_message_lists_the_model_values():
+    message = violations("CreateKey", {"KeyUsage": "NOPE"})
+    values = ", ".join(model.enum_values("KeyUsageType"))
+    assert message == (
+        "1 validation error detected: Value 'NOPE' at 'keyUsage' failed to satisfy constraint: "
+        f"Member must satisfy enum value set: [{values}]"
+    )
+
+
+def test_nested_paths_are_one_based():
+    message = violations("CreateKey", {"Tags": [{"TagKey": "a", "TagValue": "b"}, {"TagKey": "", "TagValue": "c"}]})
+    assert "at 'tags.2.member.tagKey'" in message
+
+
+def test_required_members_inside_lists():
+    message = violations("TagResource", {"KeyId": "k", "Tags": [{"TagKey": "a"}]})
+    assert "Value null at 'tags.1.member.tagValue' failed to satisfy constraint: Member must not be null" in message
+
+
+def test_patterns_match_the_whole_value():
+    assert "regular expression pattern" in violations("CreateAlias", {"AliasName": "alias/a b", "TargetKeyId": "k"})
+    model.parse_input("CreateAlias", {"AliasName": "alias/a-b_c/d", "TargetKeyId": "k"})
+
+
+def test_lengths_count_utf16_units_as_aws_does():
+    # One astral-plane character is two UTF-16 code units.
+    model.parse_input("CreateKey", {"Description": "\U0001F600" * 4096})
+    assert "less than or equal to 8192" in violations("CreateKey", {"Description": "\U0001F600" * 4097})
+
+
+def test_documented_ranges_narrow_the_shape():
+    assert model.documented_range("ListAliasesRequest", "Limit") == (1, 100)
+    assert model.documented_range("ListResourceTagsRequest", "Limit") == (1, 50)
+    assert model.documented_range("ScheduleKeyDeletionRequest", "PendingWindowInDays") == (7, 30)
+    assert model.documented_range("ListKeysRequest", "Limit") == (1, 1000)
+    assert model.documented_range("CreateKeyRequest", "Description") is None
+    assert "less than or equal to 100" in violations("ListAliases", {"Limit": 101})
+
+
+@pytest.mark.parametrize("value", ["1", True, 1.5, [1], {"a": 1}])
+def test_wrong_types_are_serialization_errors(value):
+    with pytest.raises(errors.SerializationException):
+        model.parse_input("ListKeys", {"Limit": value})
+
+
+def test_integral_floats_are_integers():
+    assert model.parse_input("ListKeys", {"Limit": 5.0}) == {"Limit": 5}
+
+
+def test_output_serialization_follows_shapes():
+    out = model.serialize_output(
+        "GenerateRandom", {"Plaintext": b"\x00\x01", "CiphertextForRecipient": None}
+    )
+    assert out == {"Plaintext": "AAE="}
+    out = model.serialize_output("ListAliases", {
+        "Aliases": [{"AliasName": "alias/a", "CreationDate": 1700000000.12345, "Ignored": 1}],
+        "Truncated": False,
+    })
+    assert out == {"Aliases": [{"AliasName": "alias/a", "CreationDate": 1700000000.123}], "Truncated": False}
+
+
+def test_error_classes_come_from_the_model():
+    for name, shape in model.error_shapes().items():
+        cls = getattr(errors, name)
+        assert cls.code == name
+        assert cls.status == (500 if shape.get("fault") else 400)
+    assert errors.KMSInternalException.status == 500
+    assert errors.NotFoundException("m").body() == {"__type": "NotFoundException", "message": "m"}
