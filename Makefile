@@ -8,10 +8,10 @@ PYTEST_ARGS ?= -n 2
 
 .PHONY: serve test bench clean
 
-$(BIN)/fakekms: pyproject.toml
+$(BIN)/fakekms: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test]'
 	touch $@
 
 serve: $(BIN)/fakekms

@@ -58,6 +58,8 @@ def _key_spec_and_usage(ctx: RequestContext, req: dict) -> tuple[str, str]:
             "CustomerMasterKeySpec parameter is deprecated. Use KeySpec parameter instead."
         )
     key_spec = req.get("KeySpec") or req.get("CustomerMasterKeySpec") or "SYMMETRIC_DEFAULT"
+    if key_spec not in keyspecs.KEY_SPECS:  # a spec newer botocore models know and fakekms not yet
+        raise errors.UnsupportedOperationException(f"KeySpec {key_spec} is not supported by fakekms yet.")
     if key_spec == "SM2":
         if ctx.region not in keyspecs.CHINA_REGIONS:
             raise errors.ValidationException(
