@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 DEFAULT_ACCOUNT = "123456789012"
 DEFAULT_REGION = "us-east-1"
@@ -22,8 +22,6 @@ class RequestContext:
     # random source for ids and key material.
     tx: object = None
     rng: object = None
-    # Why a request failed, for the log: filled by whatever refused it.
-    notes: list[str] = field(default_factory=list)
 
     @property
     def partition(self) -> str:

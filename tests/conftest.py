@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 import signal
 import subprocess
 import sys
 import threading
-import time
 from dataclasses import dataclass
 
 import boto3
@@ -125,18 +123,3 @@ def local(tmp_path):
     httpd.shutdown()
     httpd.server_close()
     app.store.close()
-
-
-def wait_until(predicate, timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return predicate()
-
-
-@pytest.fixture(scope="session")
-def clean_env():
-    """Environment for child processes without any real AWS endpoint settings."""
-    return {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}

@@ -23,7 +23,7 @@ def accepts_alias(operation: str, member: str = "KeyId") -> bool:
     return operation in _ALIAS_ALSO or "alias name" in model.member_doc(operation, member)
 
 
-def _split_arn(ctx: RequestContext, arn: str) -> tuple[str, str, str]:
+def _split_arn(arn: str) -> tuple[str, str, str]:
     """(region, account, resource) of a KMS ARN, or InvalidArnException."""
     parts = arn.split(":", 5)
     if len(parts) != 6 or parts[2] != "kms" or not parts[3] or not parts[4]:
@@ -43,7 +43,8 @@ def resolve_key_id(ctx: RequestContext, value: str, member: str = "KeyId") -> st
     """The key id that ``value`` names, following an alias where the operation allows one."""
     alias_name = None
     if value.startswith("arn:"):
-        region, account, resource = _split_arn(ctx, value)
+        arn = value
+        region, account, resource = _split_arn(arn)
         if resource.startswith("alias/"):
             if not accepts_alias(ctx.operation, member):
                 raise errors.InvalidArnException("Key Aliases are not supported for this operation")
@@ -56,7 +57,7 @@ def resolve_key_id(ctx: RequestContext, value: str, member: str = "KeyId") -> st
             # Cross-account and cross-Region use needs key policies, which come later; until
             # then another account's or Region's key is simply not visible here.
             raise errors.NotFoundException(
-                f"Key '{value if alias_name is None else alias_name}' does not exist",
+                f"Key '{arn}' does not exist",
                 detail=f"ARN names account {account} in {region}; the caller is {ctx.account} in {ctx.region}",
             )
     elif value.startswith("alias/"):
