@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import boto3
@@ -86,6 +87,16 @@ def start_server(*args: str) -> ServerProcess:
         raise RuntimeError(f"fakekms did not start: {line!r} {proc.stderr.read()}")
     port = int(line.split("http://", 1)[1].split()[0].rsplit(":", 1)[1])
     return ServerProcess(proc, port)
+
+
+@contextmanager
+def running(*args: str):
+    """A ``fakekms serve`` process for the duration of a ``with`` block."""
+    srv = start_server(*args)
+    try:
+        yield srv
+    finally:
+        srv.stop()
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import signal
 
-from conftest import ACCOUNT, REGION, make_client, start_server
+from conftest import ACCOUNT, REGION, make_client, running, start_server
 from cryptography.hazmat.primitives import serialization
 
 from fakekms.state import Store
@@ -33,8 +33,7 @@ def test_restart_keeps_everything(tmp_path):
     material_before = material(db, rsa_key["KeyId"])
     assert srv.stop() == 0
 
-    srv = start_server("--db", str(db))
-    try:
+    with running("--db", str(db)) as srv:
         kms = make_client(srv.endpoint)
         after = {k: kms.describe_key(KeyId=k)["KeyMetadata"] for k in before}
         assert after == before
@@ -42,8 +41,6 @@ def test_restart_keeps_everything(tmp_path):
         assert kms.list_resource_tags(KeyId=sym["KeyId"])["Tags"] == [{"TagKey": "t", "TagValue": "v"}]
         assert [a["AliasName"] for a in kms.list_aliases()["Aliases"]] == ["alias/kept"]
         assert material(db, rsa_key["KeyId"]) == material_before
-    finally:
-        srv.stop()
 
 
 def test_sigkill_loses_nothing_acknowledged(tmp_path):
@@ -55,13 +52,10 @@ def test_sigkill_loses_nothing_acknowledged(tmp_path):
     kms.create_alias(AliasName="alias/last", TargetKeyId=key_ids[-1])
     srv.stop(signal.SIGKILL)
 
-    srv = start_server("--db", str(db))
-    try:
+    with running("--db", str(db)) as srv:
         kms = make_client(srv.endpoint)
         assert [k["KeyId"] for k in kms.list_keys()["Keys"]] == key_ids
         assert kms.describe_key(KeyId="alias/last")["KeyMetadata"]["KeyId"] == key_ids[-1]
-    finally:
-        srv.stop()
     for key_id in key_ids:
         version, der = material(db, key_id)
         private = serialization.load_der_private_key(der, None)
@@ -73,20 +67,16 @@ def test_health_reports_the_sqlite_backend(tmp_path):
     import json
 
     db = tmp_path / "kms.db"
-    srv = start_server("--db", str(db))
-    try:
+    with running("--db", str(db)) as srv:
         make_client(srv.endpoint).create_key()
         conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=5)
         conn.request("GET", "/_fakekms/health")
         health = json.loads(conn.getresponse().read())
         assert (health["backend"], health["db"], health["keys"]) == ("sqlite", str(db), 1)
-    finally:
-        srv.stop()
 
 
 def test_reset_wipes_every_account_and_region(tmp_path):
-    srv = start_server("--db", str(tmp_path / "kms.db"))
-    try:
+    with running("--db", str(tmp_path / "kms.db")) as srv:
         clients = [make_client(srv.endpoint), make_client(srv.endpoint, region="eu-central-1"),
                    make_client(srv.endpoint, access_key="999988887777")]
         for client in clients:
@@ -94,7 +84,5 @@ def test_reset_wipes_every_account_and_region(tmp_path):
         srv.reset()
         for client in clients:
             assert client.list_keys()["Keys"] == [] and client.list_aliases()["Aliases"] == []
-    finally:
-        srv.stop()
 
 
