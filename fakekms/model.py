@@ -128,11 +128,14 @@ class _Checker:
         value_part = "Value null" if value is None else f"Value '{rendered}'"
         self.violations.append(f"{value_part} at '{path}' failed to satisfy constraint: {constraint}")
 
-    def check(self, shape_name: str, value, path: str):
+    def check(self, shape_name: str, value, path: str, bounds: tuple[int, int] | None = None):
+        """``bounds``: an integer member's documented range, used in place of its shape's."""
         shape = shapes()[shape_name]
         kind = shape["type"]
         if kind == "structure":
             return self._structure(shape_name, shape, value, path)
+        if bounds is not None:
+            return self._integer(shape, value, path, bounds)
         handler = getattr(self, "_" + kind)
         return handler(shape, value, path)
 
@@ -159,11 +162,8 @@ class _Checker:
             item = value.get(name)
             if item is None:
                 continue
-            member_path = self._join(path, name)
-            out[name] = self.check(member["shape"], item, member_path)
             bounds = documented_range(shape_name, name)
-            if bounds and isinstance(out[name], int):
-                self._range(bounds, out[name], member_path)
+            out[name] = self.check(member["shape"], item, self._join(path, name), bounds)
         return out
 
     def _range(self, bounds: tuple[int, int], value: int, path: str) -> None:
@@ -210,13 +210,13 @@ class _Checker:
             )
         return value
 
-    def _integer(self, shape: dict, value, path: str):
+    def _integer(self, shape: dict, value, path: str, bounds: tuple[int, int] | None = None):
         if not isinstance(value, int) or isinstance(value, bool):
             if isinstance(value, float) and value.is_integer():
                 value = int(value)
             else:
                 self._wrong_type(shape, value, path)
-        self._range((shape.get("min", -math.inf), shape.get("max", math.inf)), value, path)
+        self._range(bounds or (shape.get("min", -math.inf), shape.get("max", math.inf)), value, path)
         return value
 
     _long = _integer

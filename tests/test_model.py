@@ -60,6 +60,14 @@ def test_documented_ranges_narrow_the_shape():
     assert model.documented_range("ListKeysRequest", "Limit") == (1, 1000)
     assert model.documented_range("CreateKeyRequest", "Description") is None
     assert "less than or equal to 100" in violations("ListAliases", {"Limit": 101})
+    # One value, one violation: the documented range replaces the shape's, it is not checked twice.
+    assert violations("ListAliases", {"Limit": 0}) == (
+        "1 validation error detected: Value '0' at 'limit' failed to satisfy constraint: "
+        "Member must have value greater than or equal to 1"
+    )
+    assert violations("ScheduleKeyDeletion", {"KeyId": "k", "PendingWindowInDays": 400}).startswith(
+        "1 validation error detected: Value '400' at 'pendingWindowInDays'"
+    )
 
 
 @pytest.mark.parametrize("value", ["1", True, 1.5, [1], {"a": 1}])
