@@ -16,7 +16,7 @@ import uuid
 from . import __version__, errors, model, ops, wire
 from .clock import Clock
 from .context import DEFAULT_ACCOUNT, DEFAULT_REGION, RequestContext
-from .seeding import RandomSource
+from .seeding import RandomSource, random_source
 from .state import Store
 
 log = logging.getLogger("fakekms")
@@ -41,11 +41,12 @@ class FakeKMS:
         region: str = DEFAULT_REGION,
         clock: Clock | None = None,
         rng: RandomSource | None = None,
+        seed: str | None = None,
     ) -> None:
         self.store = store if store is not None else Store()
         self.region = region
         self.clock = clock or Clock()
-        self.rng = rng or RandomSource()
+        self.rng = rng or random_source(seed)
         ops.handlers()  # register every operation now, not on the first request
 
     # --- the KMS request path --------------------------------------------------------------
@@ -109,7 +110,10 @@ class FakeKMS:
         }
 
     def reset(self) -> dict:
+        """Back to a fresh server: no state, and a seeded generator at its first draw."""
         self.store.reset()
+        if hasattr(self.rng, "restart"):
+            self.rng.restart()
         return {"reset": True}
 
     # --- WSGI -----------------------------------------------------------------------------
@@ -180,6 +184,7 @@ def _read_body(environ) -> bytes | None:
     return b""
 
 
-def create_app(db: str = ":memory:", *, region: str = DEFAULT_REGION) -> FakeKMS:
-    """The app factory: a fresh fakekms on an in-memory or file-backed store."""
-    return FakeKMS(Store(db), region=region)
+def create_app(db: str = ":memory:", *, region: str = DEFAULT_REGION, seed: str | None = None) -> FakeKMS:
+    """The app factory: a fresh fakekms on an in-memory or file-backed store; a seed makes its
+    ids, key material and ciphertexts reproducible."""
+    return FakeKMS(Store(db), region=region, rng=random_source(seed))

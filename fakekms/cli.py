@@ -35,6 +35,10 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--region", default="us-east-1",
                        help="Region for unsigned requests, e.g. curl (default us-east-1); signed "
                             "requests use the Region of their credential scope")
+    serve.add_argument("--seed", default=None, metavar="S",
+                       help="deterministic mode: key ids, key material, data keys and IVs come "
+                            "from a generator seeded with S, so the same calls on a fresh server "
+                            "give the same bytes (default: operating-system randomness)")
     serve.add_argument("--log-level", default="INFO",
                        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
                        help="server log level; INFO logs every failed call and why (default INFO)")
@@ -48,7 +52,7 @@ def serve(args: argparse.Namespace) -> int:
     from .app import create_app
     from .server import build_server, serve_forever
 
-    app = create_app(args.db, region=args.region)
+    app = create_app(args.db, region=args.region, seed=args.seed)
     try:
         server = build_server(app, args.host, args.port)
     except OSError as exc:
@@ -56,7 +60,8 @@ def serve(args: argparse.Namespace) -> int:
         return 1
     host, port = server.server_address[:2]
     print(f"fakekms {__version__} listening on http://{host}:{port} "
-          f"(state: {args.db if app.store.persistent else 'in memory'})", flush=True)
+          f"(state: {args.db if app.store.persistent else 'in memory'}"
+          f"{', seeded' if args.seed is not None else ''})", flush=True)
     serve_forever(server)
     app.store.close()
     return 0

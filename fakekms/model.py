@@ -273,6 +273,14 @@ def validation_message(violations: list[str]) -> str:
     return f"{n} validation {noun} detected: " + "; ".join(violations)
 
 
+def missing_member(member: str) -> "errors.KMSError":
+    """The ValidationException AWS gives for a member its model leaves optional but the call
+    needs (Decrypt's CiphertextBlob, which only a dry run may omit; GenerateRandom's NumberOfBytes)."""
+    return errors.ValidationException(validation_message(
+        [f"Value null at '{_camel(member)}' failed to satisfy constraint: Member must not be null"]
+    ))
+
+
 def parse_input(operation: str, body) -> dict:
     """Checks a decoded JSON body against the operation's input shape.
 

@@ -7,6 +7,8 @@ modules are imported only when such a key is made.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from ..seeding import RandomSource
 
 # Secret length in bytes for the symmetric specs (AES-256-GCM; HMAC keys as long as the digest).
@@ -29,40 +31,64 @@ def _private_der(private_key) -> bytes:
     )
 
 
-def _generate_private_key(key_spec: str):
-    if key_spec.startswith("RSA_"):
-        from cryptography.hazmat.primitives.asymmetric import rsa
+_CURVES = {
+    "ECC_NIST_P256": "SECP256R1",
+    "ECC_NIST_P384": "SECP384R1",
+    "ECC_NIST_P521": "SECP521R1",
+    "ECC_SECG_P256K1": "SECP256K1",
+}
 
-        return rsa.generate_private_key(public_exponent=65537, key_size=int(key_spec[4:]))
+
+def _generate_private_key(key_spec: str, rng: RandomSource):
+    """A private key drawn from ``rng``, so that a seeded source reproduces it exactly."""
+    if key_spec.startswith("RSA_"):
+        return _generate_rsa(int(key_spec[4:]), rng)
     if key_spec == "ECC_NIST_EDWARDS25519":
         from cryptography.hazmat.primitives.asymmetric import ed25519
 
-        return ed25519.Ed25519PrivateKey.generate()
+        return ed25519.Ed25519PrivateKey.from_private_bytes(rng.token_bytes(32))
     if key_spec.startswith("ML_DSA_"):
         from cryptography.hazmat.primitives.asymmetric import mldsa
 
-        return getattr(mldsa, f"MLDSA{key_spec[7:]}PrivateKey").generate()
+        return getattr(mldsa, f"MLDSA{key_spec[7:]}PrivateKey").from_seed_bytes(rng.token_bytes(32))
+    if key_spec not in _CURVES:
+        raise ValueError(f"no key generation for KeySpec {key_spec}")
     from cryptography.hazmat.primitives.asymmetric import ec
 
-    curves = {
-        "ECC_NIST_P256": ec.SECP256R1,
-        "ECC_NIST_P384": ec.SECP384R1,
-        "ECC_NIST_P521": ec.SECP521R1,
-        "ECC_SECG_P256K1": ec.SECP256K1,
-    }
-    if key_spec not in curves:
-        raise ValueError(f"no key generation for KeySpec {key_spec}")
-    return ec.generate_private_key(curves[key_spec]())
+    curve = getattr(ec, _CURVES[key_spec])()
+    size = (curve.key_size + 7) // 8
+    excess_bits = size * 8 - curve.key_size
+    while True:  # rejection sampling: a scalar outside [1, n-1] is drawn again
+        scalar = int.from_bytes(rng.token_bytes(size), "big") >> excess_bits
+        try:
+            return ec.derive_private_key(scalar, curve)
+        except ValueError:
+            continue
+
+
+def _generate_rsa(bits: int, rng: RandomSource):
+    if not rng.deterministic:
+        from cryptography.hazmat.primitives.asymmetric import rsa
+
+        return rsa.generate_private_key(public_exponent=65537, key_size=bits)
+    # cryptography (OpenSSL) cannot take its randomness from a caller; PyCryptodome's prime
+    # search can, which makes seeded RSA keys reproducible (about 1-2 s a key).
+    from Crypto.PublicKey import RSA
+
+    der = RSA.generate(bits, randfunc=rng.token_bytes, e=65537).export_key(format="DER", pkcs=8)
+    return load_private_key(der)
 
 
 def generate_key_material(key_spec: str, rng: RandomSource) -> bytes:
     """New key material for ``key_spec``: secret bytes, or a PKCS#8 DER private key."""
     if key_spec in _SECRET_BYTES:
         return rng.token_bytes(_SECRET_BYTES[key_spec])
-    return _private_der(_generate_private_key(key_spec))
+    return _private_der(_generate_private_key(key_spec, rng))
 
 
+@lru_cache(maxsize=512)
 def load_private_key(material: bytes):
+    """The private key object for PKCS#8 DER material; cached, as parsing RSA keys is slow."""
     from cryptography.hazmat.primitives import serialization
 
     return serialization.load_der_private_key(material, password=None)

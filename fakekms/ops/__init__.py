@@ -17,7 +17,7 @@ Handler = Callable[..., "dict | None"]
 _HANDLERS: dict[str, Handler] = {}
 
 # The modules that register handlers, by KMS area.
-_AREAS = ("keys", "aliases", "tags", "policies")
+_AREAS = ("keys", "aliases", "tags", "policies", "encryption", "signing")
 
 
 def operation(name: str) -> Callable[[Handler], Handler]:

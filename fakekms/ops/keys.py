@@ -126,6 +126,9 @@ def create_key(ctx: RequestContext, req: dict) -> dict:
 
     multi_region = bool(req.get("MultiRegion", False))
     key_id = ctx.rng.key_id(multi_region)
+    while ctx.tx.get_key(ctx.account, ctx.region, key_id) is not None:
+        # Only a seeded generator restarted over a persistent store repeats an id; draw again.
+        key_id = ctx.rng.key_id(multi_region)
     key = KeyRecord(
         account=ctx.account,
         region=ctx.region,

@@ -1,0 +1,271 @@
+"""Encryption: Encrypt, Decrypt, ReEncrypt, the GenerateDataKey family and GenerateRandom.
+
+Symmetric keys seal with the self-describing blob of ``crypto.ciphertext``; RSA keys use OAEP
+and return the bare RSA ciphertext, exactly as AWS does, so a ciphertext made offline with the
+GetPublicKey key decrypts here and the other way round.
+"""
+
+from __future__ import annotations
+
+from .. import errors, keyspecs, keystates, model
+from ..context import RequestContext
+from ..crypto import asymmetric, ciphertext, software
+from ..state import KeyRecord
+from . import operation
+from .lookup import find_key
+from .usage import (
+    dry_run,
+    ignores_ciphertext,
+    material,
+    material_id,
+    reject_recipient,
+    require_algorithm,
+    require_symmetric,
+    require_usage,
+)
+
+SYMMETRIC_DEFAULT = "SYMMETRIC_DEFAULT"
+_DATA_KEY_BYTES = {"AES_128": 16, "AES_256": 32}
+
+
+# --- shared by Encrypt, ReEncrypt and the data key operations -----------------------------------
+
+def _reject_context(context: dict | None) -> None:
+    if context:
+        raise errors.ValidationException(
+            "EncryptionContext is not supported with asymmetric KMS keys; "
+            "only symmetric encryption KMS keys accept an encryption context."
+        )
+
+
+def _check_encrypt(ctx: RequestContext, key: KeyRecord, algorithm: str, plaintext: bytes, context: dict | None) -> None:
+    require_usage(ctx, key, "ENCRYPT_DECRYPT")
+    require_algorithm(key, "EncryptionAlgorithms", algorithm)
+    if keyspecs.is_symmetric_encryption(key.key_spec):
+        return
+    _reject_context(context)
+    limit = asymmetric.max_plaintext_bytes(key.key_spec, algorithm)
+    if len(plaintext) > limit:
+        raise errors.ValidationException(
+            f"Plaintext is {len(plaintext)} bytes; {algorithm} with a {key.key_spec} KMS key "
+            f"encrypts at most {limit} bytes."
+        )
+
+
+def _encrypt(ctx: RequestContext, key: KeyRecord, algorithm: str, plaintext: bytes, context: dict | None) -> tuple[bytes, int | None]:
+    """(ciphertext, key material version); the version is None for RSA, which has only one."""
+    version, secret = material(ctx, key)
+    if keyspecs.is_symmetric_encryption(key.key_spec):
+        return ciphertext.seal(key.account, key.key_id, version, secret, plaintext, context, ctx.rng), version
+    return asymmetric.rsa_encrypt(secret, algorithm, plaintext), None
+
+
+def _incorrect_key() -> errors.KMSError:
+    return errors.IncorrectKeyException(
+        "The key ID in the request does not identify a KMS key that can perform this operation."
+    )
+
+
+def _decrypt(
+    ctx: RequestContext, blob: bytes, named: KeyRecord | None, algorithm: str, context: dict | None
+) -> tuple[KeyRecord, bytes, int | None]:
+    """Open ``blob``: (key, plaintext, key material version or None for RSA).
+
+    ``named`` is the key the request's KeyId found, if it gave one; an RSA key must be named.
+    """
+    if named is not None and not keyspecs.is_symmetric_encryption(named.key_spec):
+        require_usage(ctx, named, "ENCRYPT_DECRYPT")
+        require_algorithm(named, "EncryptionAlgorithms", algorithm)
+        _reject_context(context)
+        _, private = material(ctx, named)
+        plaintext = asymmetric.rsa_decrypt(private, algorithm, blob)
+        if plaintext is None:
+            raise errors.InvalidCiphertextException(
+                "The ciphertext is invalid for this KMS key and encryption algorithm.",
+                detail=f"RSA-OAEP decryption failed under {named.arn} with {algorithm}",
+            )
+        return named, plaintext, None
+
+    sealed = ciphertext.parse(blob)
+    key = None
+    if sealed.account == ctx.account:
+        key = ctx.tx.get_key(ctx.account, ctx.region, sealed.key_id)
+    if key is None:
+        # An altered blob names no key, or a key that is gone; either way it cannot be opened.
+        raise errors.InvalidCiphertextException(
+            "The ciphertext refers to a KMS key that does not exist in this account and Region.",
+            detail=f"blob names key {sealed.key_id} in account {sealed.account}",
+        )
+    if named is not None and key.key_id != named.key_id:
+        raise _incorrect_key()
+    if named is None:
+        keystates.check(ctx.operation, key.key_state, key.arn)
+    require_symmetric(ctx, key)
+    require_algorithm(key, "EncryptionAlgorithms", algorithm)
+    version, secret = material(ctx, key, sealed.version)
+    return key, ciphertext.open_blob(sealed, secret, context), version
+
+
+def _data_key_bytes(req: dict) -> int:
+    key_spec, count = req.get("KeySpec"), req.get("NumberOfBytes")
+    if (key_spec is None) == (count is None):
+        raise errors.ValidationException("Please specify either number of bytes or key spec.")
+    return _DATA_KEY_BYTES[key_spec] if key_spec is not None else count
+
+
+def _require_ciphertext(req: dict) -> None:
+    if "CiphertextBlob" not in req:
+        raise model.missing_member("CiphertextBlob")
+
+
+def _require_key_id_for_ignored_ciphertext(req: dict, member: str) -> None:
+    if ignores_ciphertext(req) and member not in req:
+        raise errors.ValidationException(
+            f"{member} is required when DryRunModifiers includes IGNORE_CIPHERTEXT."
+        )
+
+
+# --- operations ---------------------------------------------------------------------------------
+
+@operation("Encrypt")
+def encrypt(ctx: RequestContext, req: dict) -> dict:
+    key = find_key(ctx, req["KeyId"])
+    algorithm = req.get("EncryptionAlgorithm", SYMMETRIC_DEFAULT)
+    _check_encrypt(ctx, key, algorithm, req["Plaintext"], req.get("EncryptionContext"))
+    dry_run(ctx, req)
+    blob, _ = _encrypt(ctx, key, algorithm, req["Plaintext"], req.get("EncryptionContext"))
+    return {"CiphertextBlob": blob, "KeyId": key.arn, "EncryptionAlgorithm": algorithm}
+
+
+@operation("Decrypt")
+def decrypt(ctx: RequestContext, req: dict) -> dict:
+    reject_recipient(req)
+    algorithm = req.get("EncryptionAlgorithm", SYMMETRIC_DEFAULT)
+    _require_key_id_for_ignored_ciphertext(req, "KeyId")
+    named = find_key(ctx, req["KeyId"]) if "KeyId" in req else None
+    if ignores_ciphertext(req):
+        require_usage(ctx, named, "ENCRYPT_DECRYPT")
+        require_algorithm(named, "EncryptionAlgorithms", algorithm)
+        dry_run(ctx, req)
+    _require_ciphertext(req)
+    key, plaintext, version = _decrypt(ctx, req["CiphertextBlob"], named, algorithm, req.get("EncryptionContext"))
+    dry_run(ctx, req)
+    result = {"KeyId": key.arn, "Plaintext": plaintext, "EncryptionAlgorithm": algorithm}
+    if version is not None:
+        result["KeyMaterialId"] = material_id(key, version)
+    return result
+
+
+@operation("ReEncrypt")
+def re_encrypt(ctx: RequestContext, req: dict) -> dict:
+    source_algorithm = req.get("SourceEncryptionAlgorithm", SYMMETRIC_DEFAULT)
+    destination_algorithm = req.get("DestinationEncryptionAlgorithm", SYMMETRIC_DEFAULT)
+    destination_context = req.get("DestinationEncryptionContext")
+    _require_key_id_for_ignored_ciphertext(req, "SourceKeyId")
+    named = find_key(ctx, req["SourceKeyId"], "SourceKeyId") if "SourceKeyId" in req else None
+    destination = find_key(ctx, req["DestinationKeyId"], "DestinationKeyId")
+    require_usage(ctx, destination, "ENCRYPT_DECRYPT")
+    require_algorithm(destination, "EncryptionAlgorithms", destination_algorithm)
+    if ignores_ciphertext(req):
+        require_usage(ctx, named, "ENCRYPT_DECRYPT")
+        require_algorithm(named, "EncryptionAlgorithms", source_algorithm)
+        dry_run(ctx, req)
+    _require_ciphertext(req)
+    source, plaintext, source_version = _decrypt(
+        ctx, req["CiphertextBlob"], named, source_algorithm, req.get("SourceEncryptionContext")
+    )
+    _check_encrypt(ctx, destination, destination_algorithm, plaintext, destination_context)
+    dry_run(ctx, req)
+    blob, destination_version = _encrypt(ctx, destination, destination_algorithm, plaintext, destination_context)
+    result = {
+        "CiphertextBlob": blob,
+        "SourceKeyId": source.arn,
+        "KeyId": destination.arn,
+        "SourceEncryptionAlgorithm": source_algorithm,
+        "DestinationEncryptionAlgorithm": destination_algorithm,
+    }
+    if source_version is not None:
+        result["SourceKeyMaterialId"] = material_id(source, source_version)
+    if destination_version is not None:
+        result["DestinationKeyMaterialId"] = material_id(destination, destination_version)
+    return result
+
+
+def _new_data_key(ctx: RequestContext, req: dict) -> dict:
+    reject_recipient(req)
+    key = find_key(ctx, req["KeyId"])
+    require_symmetric(ctx, key)
+    size = _data_key_bytes(req)
+    dry_run(ctx, req)
+    plaintext = ctx.rng.token_bytes(size)
+    blob, version = _encrypt(ctx, key, SYMMETRIC_DEFAULT, plaintext, req.get("EncryptionContext"))
+    return {
+        "CiphertextBlob": blob,
+        "Plaintext": plaintext,
+        "KeyId": key.arn,
+        "KeyMaterialId": material_id(key, version),
+    }
+
+
+@operation("GenerateDataKey")
+def generate_data_key(ctx: RequestContext, req: dict) -> dict:
+    return _new_data_key(ctx, req)
+
+
+@operation("GenerateDataKeyWithoutPlaintext")
+def generate_data_key_without_plaintext(ctx: RequestContext, req: dict) -> dict:
+    result = _new_data_key(ctx, req)
+    del result["Plaintext"]
+    return result
+
+
+def _new_data_key_pair(ctx: RequestContext, req: dict) -> dict:
+    reject_recipient(req)
+    key = find_key(ctx, req["KeyId"])
+    require_symmetric(ctx, key)
+    pair_spec = req["KeyPairSpec"]
+    if pair_spec not in keyspecs.KEY_SPECS:  # a spec newer botocore models know and fakekms not yet
+        raise errors.UnsupportedOperationException(f"KeyPairSpec {pair_spec} is not supported by fakekms yet.")
+    if pair_spec == "SM2":
+        if ctx.region not in keyspecs.CHINA_REGIONS:
+            raise errors.ValidationException(
+                "KeyPairSpec SM2 is supported only in the China Regions (cn-north-1, cn-northwest-1)."
+            )
+        raise errors.UnsupportedOperationException(
+            "KeyPairSpec SM2 is not supported by fakekms: no maintained Python library implements SM2."
+        )
+    dry_run(ctx, req)
+    private_der = software.generate_key_material(pair_spec, ctx.rng)
+    blob, version = _encrypt(ctx, key, SYMMETRIC_DEFAULT, private_der, req.get("EncryptionContext"))
+    return {
+        "PrivateKeyCiphertextBlob": blob,
+        "PrivateKeyPlaintext": private_der,
+        "PublicKey": software.public_key_der(private_der),
+        "KeyId": key.arn,
+        "KeyPairSpec": pair_spec,
+        "KeyMaterialId": material_id(key, version),
+    }
+
+
+@operation("GenerateDataKeyPair")
+def generate_data_key_pair(ctx: RequestContext, req: dict) -> dict:
+    return _new_data_key_pair(ctx, req)
+
+
+@operation("GenerateDataKeyPairWithoutPlaintext")
+def generate_data_key_pair_without_plaintext(ctx: RequestContext, req: dict) -> dict:
+    result = _new_data_key_pair(ctx, req)
+    del result["PrivateKeyPlaintext"]
+    return result
+
+
+@operation("GenerateRandom")
+def generate_random(ctx: RequestContext, req: dict) -> dict:
+    reject_recipient(req)
+    if req.get("CustomKeyStoreId") is not None:
+        raise errors.CustomKeyStoreNotFoundException(
+            f"Custom key store {req['CustomKeyStoreId']} does not exist in this account and Region."
+        )
+    if req.get("NumberOfBytes") is None:
+        raise model.missing_member("NumberOfBytes")
+    return {"Plaintext": ctx.rng.token_bytes(req["NumberOfBytes"])}

@@ -1,0 +1,130 @@
+"""Asymmetric keys outside encryption: Sign, Verify, GetPublicKey and DeriveSharedSecret; and
+HMAC keys: GenerateMac and VerifyMac."""
+
+from __future__ import annotations
+
+import hmac
+
+from .. import errors, keyspecs
+from ..context import RequestContext
+from ..crypto import asymmetric, software
+from ..state import KeyRecord
+from . import operation
+from .lookup import find_key
+from .usage import dry_run, material, reject_recipient, require_algorithm, require_usage
+
+_MAC_DIGESTS = {
+    "HMAC_SHA_224": "sha224",
+    "HMAC_SHA_256": "sha256",
+    "HMAC_SHA_384": "sha384",
+    "HMAC_SHA_512": "sha512",
+}
+
+
+def _signing_request(ctx: RequestContext, req: dict) -> tuple[KeyRecord, str, str]:
+    """The key, SigningAlgorithm and MessageType of a Sign or Verify request, all checked."""
+    key = find_key(ctx, req["KeyId"])
+    require_usage(ctx, key, "SIGN_VERIFY")
+    algorithm = req["SigningAlgorithm"]
+    require_algorithm(key, "SigningAlgorithms", algorithm)
+    message_type = req.get("MessageType", "RAW")
+    if message_type not in asymmetric.message_types(algorithm):
+        raise errors.ValidationException(
+            f"Message type {message_type} is incompatible with algorithm {algorithm}."
+        )
+    if message_type != "RAW" and len(req["Message"]) != asymmetric.digest_bytes(algorithm):
+        raise errors.ValidationException(f"Digest is invalid length for algorithm {algorithm}.")
+    return key, algorithm, message_type
+
+
+@operation("Sign")
+def sign(ctx: RequestContext, req: dict) -> dict:
+    key, algorithm, message_type = _signing_request(ctx, req)
+    dry_run(ctx, req)
+    _, private = material(ctx, key)
+    signature = asymmetric.sign(
+        private, algorithm, req["Message"], message_type, deterministic=ctx.rng.deterministic
+    )
+    return {"KeyId": key.arn, "Signature": signature, "SigningAlgorithm": algorithm}
+
+
+@operation("Verify")
+def verify(ctx: RequestContext, req: dict) -> dict:
+    key, algorithm, message_type = _signing_request(ctx, req)
+    dry_run(ctx, req)
+    _, private = material(ctx, key)
+    if not asymmetric.verify(private, algorithm, req["Message"], message_type, req["Signature"]):
+        # AWS answers an invalid signature with this error, never with SignatureValid: false.
+        raise errors.KMSInvalidSignatureException(
+            "Signature verification failed for the given message, KMS key and signing algorithm."
+        )
+    return {"KeyId": key.arn, "SignatureValid": True, "SigningAlgorithm": algorithm}
+
+
+@operation("GetPublicKey")
+def get_public_key(ctx: RequestContext, req: dict) -> dict:
+    key = find_key(ctx, req["KeyId"])
+    if not keyspecs.is_asymmetric(key.key_spec):
+        raise errors.UnsupportedOperationException(
+            f"{key.arn} is a {key.key_spec} KMS key; only asymmetric KMS keys have a public key."
+        )
+    _, private = material(ctx, key)
+    result = {
+        "KeyId": key.arn,
+        "PublicKey": software.public_key_der(private),
+        "CustomerMasterKeySpec": key.key_spec,
+        "KeySpec": key.key_spec,
+        "KeyUsage": key.key_usage,
+    }
+    result.update(keyspecs.algorithms(key.key_spec, key.key_usage))
+    return result
+
+
+@operation("DeriveSharedSecret")
+def derive_shared_secret(ctx: RequestContext, req: dict) -> dict:
+    reject_recipient(req)
+    key = find_key(ctx, req["KeyId"])
+    require_usage(ctx, key, "KEY_AGREEMENT")
+    algorithm = req["KeyAgreementAlgorithm"]
+    require_algorithm(key, "KeyAgreementAlgorithms", algorithm)
+    _, private = material(ctx, key)
+    secret = asymmetric.derive_shared_secret(private, req["PublicKey"])
+    if secret is None:
+        raise errors.ValidationException(
+            f"PublicKey must be a DER-encoded SubjectPublicKeyInfo of a public key on the same "
+            f"curve as the KMS key ({key.key_spec})."
+        )
+    dry_run(ctx, req)
+    return {
+        "KeyId": key.arn,
+        "SharedSecret": secret,
+        "KeyAgreementAlgorithm": algorithm,
+        "KeyOrigin": key.origin,
+    }
+
+
+def _mac_request(ctx: RequestContext, req: dict) -> tuple[KeyRecord, str, bytes]:
+    """The key, MacAlgorithm and MAC of the message for a GenerateMac or VerifyMac request."""
+    key = find_key(ctx, req["KeyId"])
+    require_usage(ctx, key, "GENERATE_VERIFY_MAC")
+    algorithm = req["MacAlgorithm"]
+    require_algorithm(key, "MacAlgorithms", algorithm)
+    dry_run(ctx, req)
+    _, secret = material(ctx, key)
+    return key, algorithm, hmac.digest(secret, req["Message"], _MAC_DIGESTS[algorithm])
+
+
+@operation("GenerateMac")
+def generate_mac(ctx: RequestContext, req: dict) -> dict:
+    key, algorithm, mac = _mac_request(ctx, req)
+    return {"Mac": mac, "MacAlgorithm": algorithm, "KeyId": key.arn}
+
+
+@operation("VerifyMac")
+def verify_mac(ctx: RequestContext, req: dict) -> dict:
+    key, algorithm, mac = _mac_request(ctx, req)
+    if not hmac.compare_digest(mac, req["Mac"]):
+        raise errors.KMSInvalidMacException(
+            "The MAC does not match the message under this KMS key and MAC algorithm."
+        )
+    return {"KeyId": key.arn, "MacValid": True, "MacAlgorithm": algorithm}

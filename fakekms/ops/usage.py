@@ -1,0 +1,77 @@
+"""Checks every cryptographic operation shares: key usage, algorithm, material, DryRun, Recipient.
+
+The order is AWS's: find the key, check its state, its usage and the algorithm, validate the
+message; only then does DryRun answer, so a dry run fails exactly where the real call would.
+"""
+
+from __future__ import annotations
+
+from .. import errors, keyspecs
+from ..context import RequestContext
+from ..state import KeyRecord
+
+
+def require_usage(ctx: RequestContext, key: KeyRecord, usage: str) -> None:
+    if key.key_usage != usage:
+        raise errors.InvalidKeyUsageException(
+            f"{key.arn} key usage is {key.key_usage} which is not valid for {ctx.operation}."
+        )
+
+
+def require_algorithm(key: KeyRecord, field: str, algorithm: str) -> None:
+    """``algorithm`` must be one of the key's ``field`` (EncryptionAlgorithms, SigningAlgorithms...)."""
+    offered = keyspecs.algorithms(key.key_spec, key.key_usage).get(field, [])
+    if algorithm not in offered:
+        raise errors.InvalidKeyUsageException(
+            f"Algorithm {algorithm} is incompatible with key spec {key.key_spec}."
+        )
+
+
+def require_symmetric(ctx: RequestContext, key: KeyRecord) -> None:
+    """Data keys and symmetric ciphertexts need a SYMMETRIC_DEFAULT ENCRYPT_DECRYPT key."""
+    require_usage(ctx, key, "ENCRYPT_DECRYPT")
+    if not keyspecs.is_symmetric_encryption(key.key_spec):
+        raise errors.InvalidKeyUsageException(
+            f"{key.arn} key spec is {key.key_spec} which is not valid for {ctx.operation}; "
+            "use a symmetric encryption KMS key (SYMMETRIC_DEFAULT)."
+        )
+
+
+def material(ctx: RequestContext, key: KeyRecord, version: int | None = None) -> tuple[int, bytes]:
+    """(version, key material); the current version unless one is named."""
+    found = ctx.tx.key_material(key, version)
+    if found is None:
+        if version is not None:  # the blob names material this key does not have
+            raise errors.InvalidCiphertextException(
+                "The ciphertext refers to key material that this KMS key does not have.",
+                detail=f"{key.arn} has no key material version {version}",
+            )
+        raise errors.KMSInvalidStateException(f"{key.arn} has no key material.")
+    return found
+
+
+def material_id(key: KeyRecord, version: int) -> str | None:
+    """The KeyMaterialId of one version of a symmetric key's material."""
+    ids = key.extra.get("key_material_ids", {})
+    return ids.get(str(version), key.current_key_material_id if version == 1 else None)
+
+
+def dry_run(ctx: RequestContext, req: dict) -> None:
+    """Answer DryRunOperationException if the request asked for a dry run; call after all checks."""
+    if req.get("DryRun"):
+        raise errors.DryRunOperationException(
+            "The request would have succeeded, but the DryRun option is set."
+        )
+
+
+def ignores_ciphertext(req: dict) -> bool:
+    return bool(req.get("DryRun")) and "IGNORE_CIPHERTEXT" in req.get("DryRunModifiers", [])
+
+
+def reject_recipient(req: dict) -> None:
+    """Recipient needs a Nitro Enclaves attestation document signed by AWS, which no local
+    enclave can produce; fakekms says so rather than pretending to check one."""
+    if req.get("Recipient") is not None:
+        raise errors.UnsupportedOperationException(
+            "Recipient (Nitro Enclaves attestation) is not supported by fakekms."
+        )
