@@ -134,3 +134,31 @@ def local(tmp_path):
     httpd.shutdown()
     httpd.server_close()
     app.store.close()
+
+
+class KeyCache:
+    """Keys made once per module and reused by its tests: asymmetric key generation is the slow
+    part of the crypto tests, and their server is never reset under them."""
+
+    def __init__(self, client) -> None:
+        self.client = client
+        self._keys: dict[tuple[str, str], dict] = {}
+
+    def get(self, key_spec: str = "SYMMETRIC_DEFAULT", key_usage: str = "ENCRYPT_DECRYPT") -> dict:
+        """KeyMetadata of a key with this KeySpec and KeyUsage."""
+        if (key_spec, key_usage) not in self._keys:
+            meta = self.client.create_key(KeySpec=key_spec, KeyUsage=key_usage)["KeyMetadata"]
+            self._keys[key_spec, key_usage] = meta
+        return self._keys[key_spec, key_usage]
+
+
+@pytest.fixture(scope="module")
+def crypto_server():
+    """A server of the module's own, never reset, so keys made once serve every test."""
+    with running() as srv:
+        yield srv
+
+
+@pytest.fixture(scope="module")
+def keys(crypto_server):
+    return KeyCache(make_client(crypto_server.endpoint))
