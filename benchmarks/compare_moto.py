@@ -1,5 +1,6 @@
 """fakekms beside moto's server, in one run: start-up to the first answer, and per-call latency of
-key-management calls over one keep-alive connection, both through boto3 and as raw HTTP.
+key-management and cryptographic calls over one keep-alive connection, through boto3 and as raw
+HTTP. A call a server does not implement shows as "-".
 
 Prints medians and the moto/fakekms ratio (above 1: fakekms is faster). Everything runs on
 loopback, bounded in count. Usage: ``python benchmarks/compare_moto.py [--calls N]``.
@@ -83,6 +84,41 @@ def timed(fn, n: int) -> float:
     return statistics.median(samples)
 
 
+def measure_crypto(kms, key_id: str, calls: int) -> dict[str, float]:
+    """Per-call medians of the cryptographic operations; a row is left out where the server
+    refuses the call (moto implements only some of them)."""
+    rows = {}
+
+    def row(label, fn):
+        try:
+            fn()
+        except Exception:  # not implemented by this server: no figure
+            return
+        rows[label] = timed(fn, calls)
+
+    plaintext = bytes(1024)
+    blob = kms.encrypt(KeyId=key_id, Plaintext=plaintext)["CiphertextBlob"]
+    row("boto3 Encrypt 1 KiB (symmetric)", lambda: kms.encrypt(KeyId=key_id, Plaintext=plaintext))
+    row("boto3 Decrypt 1 KiB (symmetric)", lambda: kms.decrypt(CiphertextBlob=blob))
+    row("boto3 GenerateDataKey AES_256", lambda: kms.generate_data_key(KeyId=key_id, KeySpec="AES_256"))
+    for spec, algorithm in (("ECC_NIST_P256", "ECDSA_SHA_256"), ("RSA_2048", "RSASSA_PKCS1_V1_5_SHA_256")):
+        try:
+            signer = kms.create_key(KeySpec=spec, KeyUsage="SIGN_VERIFY")["KeyMetadata"]["KeyId"]
+            signature = kms.sign(KeyId=signer, Message=b"m", SigningAlgorithm=algorithm)["Signature"]
+        except Exception:
+            continue
+        row(f"boto3 Sign {algorithm}", lambda: kms.sign(KeyId=signer, Message=b"m", SigningAlgorithm=algorithm))
+        row(f"boto3 Verify {algorithm}", lambda: kms.verify(
+            KeyId=signer, Message=b"m", Signature=signature, SigningAlgorithm=algorithm))
+    try:
+        mac_key = kms.create_key(KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC")["KeyMetadata"]["KeyId"]
+        row("boto3 GenerateMac HMAC_SHA_256", lambda: kms.generate_mac(
+            KeyId=mac_key, Message=b"m", MacAlgorithm="HMAC_SHA_256"))
+    except Exception:
+        pass
+    return rows
+
+
 def measure(name: str, calls: int, startups: int) -> dict[str, float]:
     results = {"start-up to first answer": statistics.median(
         [stop(p) or t for p, _, t in (start(name) for _ in range(startups))])}
@@ -96,6 +132,7 @@ def measure(name: str, calls: int, startups: int) -> dict[str, float]:
         results["boto3 ListKeys (Limit 10)"] = timed(lambda: kms.list_keys(Limit=10), calls)
         results["boto3 TagResource"] = timed(
             lambda: kms.tag_resource(KeyId=key_id, Tags=[{"TagKey": "k", "TagValue": "v"}]), calls)
+        results.update(measure_crypto(kms, key_id, calls))
 
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
         body = json.dumps({"KeyId": key_id}).encode()
@@ -128,7 +165,7 @@ def main() -> None:
         theirs = {}
         print(f"moto server unavailable ({exc}); install moto[server] to compare", file=sys.stderr)
     print(f"{'median':40} {'fakekms':>12} {'moto':>12} {'moto/fakekms':>13}")
-    for label, value in ours.items():
+    for label, value in ours.items():  # fakekms implements every row
         other = theirs.get(label)
         cols = f"{value * 1e3:10.2f}ms "
         cols += f"{other * 1e3:10.2f}ms {other / value:12.1f}x" if other else f"{'-':>12} {'-':>13}"

@@ -97,7 +97,8 @@ def sign(material: bytes, algorithm: str, message: bytes, message_type: str, *, 
         return key.sign(message, padding.PKCS1v15(), _hash_arg(algorithm, message_type))
     if algorithm.startswith("ECDSA_"):
         # RFC 6979 nonces in deterministic mode; random nonces otherwise, as AWS.
-        return key.sign(message, ec.ECDSA(_hash_arg(algorithm, message_type), deterministic_signing=deterministic))
+        scheme = ec.ECDSA(_hash_arg(algorithm, message_type), deterministic_signing=deterministic)
+        return key.sign(message, scheme)
     if algorithm == "ED25519_SHA_512":
         return key.sign(message)
     if algorithm == "ED25519_PH_SHA_512":
@@ -140,7 +141,9 @@ def verify(material: bytes, algorithm: str, message: bytes, message_type: str, s
 
 
 def _raw_private(key) -> bytes:
-    return key.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption())
+    return key.private_bytes(
+        serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
+    )
 
 
 # --- key agreement -----------------------------------------------------------------------------

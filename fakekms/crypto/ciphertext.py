@@ -100,7 +100,8 @@ def parse(blob: bytes) -> SealedBlob:
         raise _invalid("not a fakekms symmetric ciphertext blob") from None
     if len(blob) < pos + IV_BYTES + TAG_BYTES or not key_id:
         raise _invalid("ciphertext blob is truncated")
-    return SealedBlob(account, key_id, version, blob[:pos], blob[pos : pos + IV_BYTES], blob[pos + IV_BYTES :])
+    iv, body = blob[pos : pos + IV_BYTES], blob[pos + IV_BYTES :]
+    return SealedBlob(account, key_id, version, blob[:pos], iv, body)
 
 
 def open_blob(sealed: SealedBlob, secret: bytes, context: dict[str, str] | None) -> bytes:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from .. import errors, keyspecs, keystates, model
 from ..context import RequestContext
-from ..crypto import asymmetric, ciphertext, software
+from .. import crypto
 from ..state import KeyRecord
 from . import operation
 from .lookup import find_key
@@ -38,13 +38,15 @@ def _reject_context(context: dict | None) -> None:
         )
 
 
-def _check_encrypt(ctx: RequestContext, key: KeyRecord, algorithm: str, plaintext: bytes, context: dict | None) -> None:
+def _check_encrypt(
+    ctx: RequestContext, key: KeyRecord, algorithm: str, plaintext: bytes, context: dict | None
+) -> None:
     require_usage(ctx, key, "ENCRYPT_DECRYPT")
     require_algorithm(key, "EncryptionAlgorithms", algorithm)
     if keyspecs.is_symmetric_encryption(key.key_spec):
         return
     _reject_context(context)
-    limit = asymmetric.max_plaintext_bytes(key.key_spec, algorithm)
+    limit = crypto.asymmetric.max_plaintext_bytes(key.key_spec, algorithm)
     if len(plaintext) > limit:
         raise errors.ValidationException(
             f"Plaintext is {len(plaintext)} bytes; {algorithm} with a {key.key_spec} KMS key "
@@ -52,12 +54,15 @@ def _check_encrypt(ctx: RequestContext, key: KeyRecord, algorithm: str, plaintex
         )
 
 
-def _encrypt(ctx: RequestContext, key: KeyRecord, algorithm: str, plaintext: bytes, context: dict | None) -> tuple[bytes, int | None]:
+def _encrypt(
+    ctx: RequestContext, key: KeyRecord, algorithm: str, plaintext: bytes, context: dict | None
+) -> tuple[bytes, int | None]:
     """(ciphertext, key material version); the version is None for RSA, which has only one."""
     version, secret = material(ctx, key)
     if keyspecs.is_symmetric_encryption(key.key_spec):
-        return ciphertext.seal(key.account, key.key_id, version, secret, plaintext, context, ctx.rng), version
-    return asymmetric.rsa_encrypt(secret, algorithm, plaintext), None
+        blob = crypto.ciphertext.seal(key.account, key.key_id, version, secret, plaintext, context, ctx.rng)
+        return blob, version
+    return crypto.asymmetric.rsa_encrypt(secret, algorithm, plaintext), None
 
 
 def _incorrect_key() -> errors.KMSError:
@@ -78,7 +83,7 @@ def _decrypt(
         require_algorithm(named, "EncryptionAlgorithms", algorithm)
         _reject_context(context)
         _, private = material(ctx, named)
-        plaintext = asymmetric.rsa_decrypt(private, algorithm, blob)
+        plaintext = crypto.asymmetric.rsa_decrypt(private, algorithm, blob)
         if plaintext is None:
             raise errors.InvalidCiphertextException(
                 "The ciphertext is invalid for this KMS key and encryption algorithm.",
@@ -86,7 +91,7 @@ def _decrypt(
             )
         return named, plaintext, None
 
-    sealed = ciphertext.parse(blob)
+    sealed = crypto.ciphertext.parse(blob)
     key = None
     if sealed.account == ctx.account:
         key = ctx.tx.get_key(ctx.account, ctx.region, sealed.key_id)
@@ -103,7 +108,7 @@ def _decrypt(
     require_symmetric(ctx, key)
     require_algorithm(key, "EncryptionAlgorithms", algorithm)
     version, secret = material(ctx, key, sealed.version)
-    return key, ciphertext.open_blob(sealed, secret, context), version
+    return key, crypto.ciphertext.open_blob(sealed, secret, context), version
 
 
 def _data_key_bytes(req: dict) -> int:
@@ -148,7 +153,9 @@ def decrypt(ctx: RequestContext, req: dict) -> dict:
         require_algorithm(named, "EncryptionAlgorithms", algorithm)
         dry_run(ctx, req)
     _require_ciphertext(req)
-    key, plaintext, version = _decrypt(ctx, req["CiphertextBlob"], named, algorithm, req.get("EncryptionContext"))
+    key, plaintext, version = _decrypt(
+        ctx, req["CiphertextBlob"], named, algorithm, req.get("EncryptionContext")
+    )
     dry_run(ctx, req)
     result = {"KeyId": key.arn, "Plaintext": plaintext, "EncryptionAlgorithm": algorithm}
     if version is not None:
@@ -176,7 +183,9 @@ def re_encrypt(ctx: RequestContext, req: dict) -> dict:
     )
     _check_encrypt(ctx, destination, destination_algorithm, plaintext, destination_context)
     dry_run(ctx, req)
-    blob, destination_version = _encrypt(ctx, destination, destination_algorithm, plaintext, destination_context)
+    blob, destination_version = _encrypt(
+        ctx, destination, destination_algorithm, plaintext, destination_context
+    )
     result = {
         "CiphertextBlob": blob,
         "SourceKeyId": source.arn,
@@ -225,7 +234,9 @@ def _new_data_key_pair(ctx: RequestContext, req: dict) -> dict:
     require_symmetric(ctx, key)
     pair_spec = req["KeyPairSpec"]
     if pair_spec not in keyspecs.KEY_SPECS:  # a spec newer botocore models know and fakekms not yet
-        raise errors.UnsupportedOperationException(f"KeyPairSpec {pair_spec} is not supported by fakekms yet.")
+        raise errors.UnsupportedOperationException(
+            f"KeyPairSpec {pair_spec} is not supported by fakekms yet."
+        )
     if pair_spec == "SM2":
         if ctx.region not in keyspecs.CHINA_REGIONS:
             raise errors.ValidationException(
@@ -235,12 +246,12 @@ def _new_data_key_pair(ctx: RequestContext, req: dict) -> dict:
             "KeyPairSpec SM2 is not supported by fakekms: no maintained Python library implements SM2."
         )
     dry_run(ctx, req)
-    private_der = software.generate_key_material(pair_spec, ctx.rng)
+    private_der = crypto.software.generate_key_material(pair_spec, ctx.rng)
     blob, version = _encrypt(ctx, key, SYMMETRIC_DEFAULT, private_der, req.get("EncryptionContext"))
     return {
         "PrivateKeyCiphertextBlob": blob,
         "PrivateKeyPlaintext": private_der,
-        "PublicKey": software.public_key_der(private_der),
+        "PublicKey": crypto.software.public_key_der(private_der),
         "KeyId": key.arn,
         "KeyPairSpec": pair_spec,
         "KeyMaterialId": material_id(key, version),

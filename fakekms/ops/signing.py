@@ -7,7 +7,7 @@ import hmac
 
 from .. import errors, keyspecs
 from ..context import RequestContext
-from ..crypto import asymmetric, software
+from .. import crypto
 from ..state import KeyRecord
 from . import operation
 from .lookup import find_key
@@ -28,11 +28,11 @@ def _signing_request(ctx: RequestContext, req: dict) -> tuple[KeyRecord, str, st
     algorithm = req["SigningAlgorithm"]
     require_algorithm(key, "SigningAlgorithms", algorithm)
     message_type = req.get("MessageType", "RAW")
-    if message_type not in asymmetric.message_types(algorithm):
+    if message_type not in crypto.asymmetric.message_types(algorithm):
         raise errors.ValidationException(
             f"Message type {message_type} is incompatible with algorithm {algorithm}."
         )
-    if message_type != "RAW" and len(req["Message"]) != asymmetric.digest_bytes(algorithm):
+    if message_type != "RAW" and len(req["Message"]) != crypto.asymmetric.digest_bytes(algorithm):
         raise errors.ValidationException(f"Digest is invalid length for algorithm {algorithm}.")
     return key, algorithm, message_type
 
@@ -42,7 +42,7 @@ def sign(ctx: RequestContext, req: dict) -> dict:
     key, algorithm, message_type = _signing_request(ctx, req)
     dry_run(ctx, req)
     _, private = material(ctx, key)
-    signature = asymmetric.sign(
+    signature = crypto.asymmetric.sign(
         private, algorithm, req["Message"], message_type, deterministic=ctx.rng.deterministic
     )
     return {"KeyId": key.arn, "Signature": signature, "SigningAlgorithm": algorithm}
@@ -53,7 +53,7 @@ def verify(ctx: RequestContext, req: dict) -> dict:
     key, algorithm, message_type = _signing_request(ctx, req)
     dry_run(ctx, req)
     _, private = material(ctx, key)
-    if not asymmetric.verify(private, algorithm, req["Message"], message_type, req["Signature"]):
+    if not crypto.asymmetric.verify(private, algorithm, req["Message"], message_type, req["Signature"]):
         # AWS answers an invalid signature with this error, never with SignatureValid: false.
         raise errors.KMSInvalidSignatureException(
             "Signature verification failed for the given message, KMS key and signing algorithm."
@@ -71,7 +71,7 @@ def get_public_key(ctx: RequestContext, req: dict) -> dict:
     _, private = material(ctx, key)
     result = {
         "KeyId": key.arn,
-        "PublicKey": software.public_key_der(private),
+        "PublicKey": crypto.software.public_key_der(private),
         "CustomerMasterKeySpec": key.key_spec,
         "KeySpec": key.key_spec,
         "KeyUsage": key.key_usage,
@@ -88,7 +88,7 @@ def derive_shared_secret(ctx: RequestContext, req: dict) -> dict:
     algorithm = req["KeyAgreementAlgorithm"]
     require_algorithm(key, "KeyAgreementAlgorithms", algorithm)
     _, private = material(ctx, key)
-    secret = asymmetric.derive_shared_secret(private, req["PublicKey"])
+    secret = crypto.asymmetric.derive_shared_secret(private, req["PublicKey"])
     if secret is None:
         raise errors.ValidationException(
             f"PublicKey must be a DER-encoded SubjectPublicKeyInfo of a public key on the same "
