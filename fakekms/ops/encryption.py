@@ -20,6 +20,7 @@ from .usage import (
     material_id,
     reject_recipient,
     require_algorithm,
+    require_supported_spec,
     require_symmetric,
     require_usage,
 )
@@ -233,18 +234,7 @@ def _new_data_key_pair(ctx: RequestContext, req: dict) -> dict:
     key = find_key(ctx, req["KeyId"])
     require_symmetric(ctx, key)
     pair_spec = req["KeyPairSpec"]
-    if pair_spec not in keyspecs.KEY_SPECS:  # a spec newer botocore models know and fakekms not yet
-        raise errors.UnsupportedOperationException(
-            f"KeyPairSpec {pair_spec} is not supported by fakekms yet."
-        )
-    if pair_spec == "SM2":
-        if ctx.region not in keyspecs.CHINA_REGIONS:
-            raise errors.ValidationException(
-                "KeyPairSpec SM2 is supported only in the China Regions (cn-north-1, cn-northwest-1)."
-            )
-        raise errors.UnsupportedOperationException(
-            "KeyPairSpec SM2 is not supported by fakekms: no maintained Python library implements SM2."
-        )
+    require_supported_spec(ctx, "KeyPairSpec", pair_spec)
     dry_run(ctx, req)
     private_der = crypto.software.generate_key_material(pair_spec, ctx.rng)
     blob, version = _encrypt(ctx, key, SYMMETRIC_DEFAULT, private_der, req.get("EncryptionContext"))

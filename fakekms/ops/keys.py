@@ -11,6 +11,7 @@ from . import operation, paging
 from .lookup import find_key
 from .policies import default_policy, validate_policy
 from .tags import validate_new_tags
+from .usage import require_supported_spec
 
 DAY = 86400.0
 DEFAULT_PENDING_WINDOW = 30
@@ -58,16 +59,7 @@ def _key_spec_and_usage(ctx: RequestContext, req: dict) -> tuple[str, str]:
             "CustomerMasterKeySpec parameter is deprecated. Use KeySpec parameter instead."
         )
     key_spec = req.get("KeySpec") or req.get("CustomerMasterKeySpec") or "SYMMETRIC_DEFAULT"
-    if key_spec not in keyspecs.KEY_SPECS:  # a spec newer botocore models know and fakekms not yet
-        raise errors.UnsupportedOperationException(f"KeySpec {key_spec} is not supported by fakekms yet.")
-    if key_spec == "SM2":
-        if ctx.region not in keyspecs.CHINA_REGIONS:
-            raise errors.ValidationException(
-                "KeySpec SM2 is supported only in the China Regions (cn-north-1, cn-northwest-1)."
-            )
-        raise errors.UnsupportedOperationException(
-            "KeySpec SM2 is not supported by fakekms: no maintained Python library implements SM2."
-        )
+    require_supported_spec(ctx, "KeySpec", key_spec)
     allowed = keyspecs.usages(key_spec)
     key_usage = req.get("KeyUsage")
     if key_usage is None:

@@ -11,6 +11,21 @@ from ..context import RequestContext
 from ..state import KeyRecord
 
 
+def require_supported_spec(ctx: RequestContext, member: str, key_spec: str) -> None:
+    """A KeySpec or KeyPairSpec fakekms can make here: not one newer than fakekms, and SM2 only
+    in the China Regions, where fakekms still cannot make it."""
+    if key_spec not in keyspecs.KEY_SPECS:  # a spec newer botocore models know and fakekms not yet
+        raise errors.UnsupportedOperationException(f"{member} {key_spec} is not supported by fakekms yet.")
+    if key_spec == "SM2":
+        if ctx.region not in keyspecs.CHINA_REGIONS:
+            raise errors.ValidationException(
+                f"{member} SM2 is supported only in the China Regions (cn-north-1, cn-northwest-1)."
+            )
+        raise errors.UnsupportedOperationException(
+            f"{member} SM2 is not supported by fakekms: no maintained Python library implements SM2."
+        )
+
+
 def require_usage(ctx: RequestContext, key: KeyRecord, usage: str) -> None:
     if key.key_usage != usage:
         raise errors.InvalidKeyUsageException(
