@@ -9,6 +9,7 @@ The app is plain WSGI rather than a Flask app: KMS has a single route, and skipp
 
 from __future__ import annotations
 
+import datetime
 import json
 import logging
 import uuid
@@ -110,11 +111,35 @@ class FakeKMS:
         }
 
     def reset(self) -> dict:
-        """Back to a fresh server: no state, and a seeded generator at its first draw."""
+        """Back to a fresh server: no state, the wall clock, a seeded generator at its first draw."""
         self.store.reset()
+        self.clock.reset()
         if hasattr(self.rng, "restart"):
             self.rng.restart()
         return {"reset": True}
+
+    def clock_state(self) -> dict:
+        now = self.clock.now()
+        iso = datetime.datetime.fromtimestamp(now, datetime.timezone.utc).isoformat()
+        return {"now": now, "iso": iso, "frozen": self.clock.frozen}
+
+    def control_clock(self, body: dict) -> dict:
+        """``{"advance": seconds}``, ``{"set": epoch seconds or ISO 8601, "frozen": bool}`` or
+        ``{"reset": true}``; answers the clock's new state. Raises ValueError for anything else."""
+        if not isinstance(body, dict) or len(body.keys() - {"frozen"}) != 1:
+            raise ValueError('send one of {"advance": seconds}, {"set": time, "frozen": bool}, {"reset": true}')
+        if "advance" in body:
+            seconds = body["advance"]
+            if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
+                raise ValueError("advance takes a number of seconds")
+            self.clock.advance(seconds)
+        elif "set" in body:
+            self.clock.set(_epoch_seconds(body["set"]), frozen=bool(body.get("frozen", False)))
+        elif body.get("reset") is True:
+            self.clock.reset()
+        else:
+            raise ValueError('send one of {"advance": seconds}, {"set": time, "frozen": bool}, {"reset": true}')
+        return self.clock_state()
 
     # --- WSGI -----------------------------------------------------------------------------
 
@@ -122,7 +147,7 @@ class FakeKMS:
         method = environ.get("REQUEST_METHOD", "GET")
         path = environ.get("PATH_INFO", "/") or "/"
         if path.startswith("/_fakekms/"):
-            return self._admin(method, path, start_response)
+            return self._admin(method, path, environ, start_response)
         if path != "/" or method != "POST":
             exc = errors.UnknownOperationException(f"fakekms serves KMS at POST /, not {method} {path}")
             return self._respond(start_response, 404, wire.error_body(exc), str(uuid.uuid4()), close=True)
@@ -140,15 +165,23 @@ class FakeKMS:
         )
         return self._respond(start_response, status, body, request_id)
 
-    def _admin(self, method: str, path: str, start_response):
-        routes = {("GET", "/_fakekms/health"): self.health, ("POST", "/_fakekms/reset"): self.reset}
+    def _admin(self, method: str, path: str, environ, start_response):
+        routes = {
+            ("GET", "/_fakekms/health"): self.health,
+            ("POST", "/_fakekms/reset"): self.reset,
+            ("GET", "/_fakekms/clock"): self.clock_state,
+            ("POST", "/_fakekms/clock"): lambda: self.control_clock(_json_body(environ)),
+        }
         action = routes.get((method, path))
         if action is None:
             known = any(p == path for _, p in routes)
             status = 405 if known else 404
             body = {"error": f"{method} {path} is not a fakekms admin route"}
         else:
-            status, body = 200, action()
+            try:
+                status, body = 200, action()
+            except ValueError as exc:
+                status, body = 400, {"error": str(exc)}
         payload = json.dumps(body).encode()
         start_response(_STATUS_TEXT[status], [("Content-Type", "application/json"),
                                               ("Content-Length", str(len(payload)))])
@@ -182,6 +215,28 @@ def _read_body(environ) -> bytes | None:
         data = stream.read(wire.MAX_BODY_BYTES + 1)
         return None if len(data) > wire.MAX_BODY_BYTES else data
     return b""
+
+
+def _json_body(environ):
+    raw = _read_body(environ)
+    if raw is None:
+        raise ValueError("request body too large")
+    try:
+        return json.loads(raw or b"{}")
+    except ValueError:
+        raise ValueError("request body is not JSON") from None
+
+
+def _epoch_seconds(value) -> float:
+    """Epoch seconds from a number or an ISO 8601 string (a naive time is taken as UTC)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, str):
+        parsed = datetime.datetime.fromisoformat(value)
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=datetime.timezone.utc)
+        return parsed.timestamp()
+    raise ValueError("set takes epoch seconds or an ISO 8601 time")
 
 
 def create_app(db: str = ":memory:", *, region: str = DEFAULT_REGION, seed: str | None = None) -> FakeKMS:

@@ -23,6 +23,10 @@ class Clock:
         frozen = self._frozen
         return frozen if frozen is not None else time.time() + self._offset
 
+    @property
+    def frozen(self) -> bool:
+        return self._frozen is not None
+
     def advance(self, seconds: float) -> float:
         with self._lock:
             if self._frozen is not None:

@@ -48,9 +48,13 @@ class ServerProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def post(self, path: str, body: bytes = b"", headers: dict | None = None):
+        return self.request("POST", path, body, headers)
+
+    def request(self, method: str, path: str, body: bytes = b"", headers: dict | None = None):
+        """(status, headers, body) of one request on a fresh connection."""
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
         try:
-            conn.request("POST", path, body=body, headers=headers or {})
+            conn.request(method, path, body=body, headers=headers or {})
             resp = conn.getresponse()
             return resp.status, dict(resp.getheaders()), resp.read()
         finally:

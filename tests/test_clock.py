@@ -1,0 +1,58 @@
+"""The controllable clock through the admin route: set, freeze, advance past deletion windows."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+from helpers import kms_error
+
+DAY = 86400
+
+
+def clock(server, body=None):
+    """POST ``body`` to /_fakekms/clock, or GET it without one: (status, answer)."""
+    if body is None:
+        status, _, payload = server.request("GET", "/_fakekms/clock")
+    else:
+        status, _, payload = server.post("/_fakekms/clock", json.dumps(body).encode())
+    return status, json.loads(payload)
+
+
+def test_frozen_time_shows_in_responses(server, kms):
+    status, state = clock(server, {"set": "2030-01-02T03:04:05Z", "frozen": True})
+    assert status == 200 and state["frozen"] is True
+    assert state["iso"] == "2030-01-02T03:04:05+00:00"
+    meta = kms.create_key()["KeyMetadata"]
+    assert meta["CreationDate"] == dt.datetime(2030, 1, 2, 3, 4, 5, tzinfo=dt.timezone.utc)
+    assert clock(server)[1]["now"] == state["now"]  # frozen: it does not move by itself
+
+
+def test_advancing_past_the_deletion_date_deletes_the_key(server, kms):
+    key = kms.create_key()["KeyMetadata"]["KeyId"]
+    kms.create_alias(AliasName="alias/doomed", TargetKeyId=key)
+    deletion = kms.schedule_key_deletion(KeyId=key, PendingWindowInDays=7)["DeletionDate"]
+    status, state = clock(server, {"advance": 7 * DAY - 60})
+    assert status == 200 and state["now"] < deletion.timestamp()
+    assert kms.describe_key(KeyId=key)["KeyMetadata"]["KeyState"] == "PendingDeletion"
+    clock(server, {"advance": 120})
+    kms_error("NotFoundException", kms.describe_key, KeyId=key)
+    assert "alias/doomed" not in [a["AliasName"] for a in kms.list_aliases()["Aliases"]]
+
+
+def test_reset_returns_to_the_wall_clock(server, kms):
+    clock(server, {"advance": 365 * DAY})
+    server.reset()
+    status, state = clock(server)
+    assert status == 200 and state["frozen"] is False
+    assert abs(state["now"] - dt.datetime.now(dt.timezone.utc).timestamp()) < 60
+
+
+@pytest.mark.parametrize("body", [{}, {"advance": "soon"}, {"advance": True}, {"set": "yesterday"},
+                                  {"set": [1]}, {"advance": 1, "set": 2}, {"reset": False}])
+def test_bad_clock_requests_are_400(server, kms, body):
+    status, answer = clock(server, body)
+    assert status == 400 and "error" in answer
+    status, _, payload = server.post("/_fakekms/clock", b"{not json")
+    assert status == 400 and b"not JSON" in payload
