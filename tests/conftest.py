@@ -17,6 +17,7 @@ import pytest
 from botocore.config import Config
 
 from fakekms.app import FakeKMS
+from fakekms.inprocess import mock_kms
 from fakekms.server import build_server
 from fakekms.state import Store
 
@@ -24,7 +25,8 @@ REGION = "us-west-2"
 ACCOUNT = "111122223333"
 
 
-def make_client(endpoint: str, region: str = REGION, access_key: str = ACCOUNT):
+def make_client(endpoint: str | None, region: str = REGION, access_key: str = ACCOUNT):
+    """A boto3 KMS client; with no endpoint it is bound for AWS, which in-process mode answers."""
     return boto3.client(
         "kms",
         endpoint_url=endpoint,
@@ -110,11 +112,45 @@ def server():
     srv.stop()
 
 
+# The boto3-level tests run in both modes: against a ``fakekms serve`` process, and in-process,
+# where ``mock_kms`` answers clients bound for AWS without a socket.
+MODES = ["server", "in-process"]
+
+
+@dataclass
+class Backend:
+    """Where a test's KMS lives: a server process, or an app answering in this process."""
+
+    mode: str
+    endpoint: str | None = None
+    app: FakeKMS | None = None
+
+    def client(self, region: str = REGION, access_key: str = ACCOUNT):
+        return make_client(self.endpoint, region, access_key)
+
+
+@pytest.fixture(scope="session")
+def inprocess_app():
+    with mock_kms() as app:
+        yield app
+
+
+@pytest.fixture(params=MODES)
+def backend(request):
+    """A freshly reset KMS in each mode."""
+    if request.param == "server":
+        srv = request.getfixturevalue("server")
+        srv.reset()
+        return Backend("server", endpoint=srv.endpoint)
+    app = request.getfixturevalue("inprocess_app")
+    app.reset()
+    return Backend("in-process", app=app)
+
+
 @pytest.fixture
-def kms(server):
-    """A boto3 KMS client on the real server, with state wiped first."""
-    server.reset()
-    return make_client(server.endpoint)
+def kms(backend):
+    """A boto3 KMS client on a freshly reset KMS, in each mode."""
+    return backend.client()
 
 
 @dataclass
@@ -142,10 +178,11 @@ def local(tmp_path):
 
 class KeyCache:
     """Keys made once per module and reused by its tests: asymmetric key generation is the slow
-    part of the crypto tests, and their server is never reset under them."""
+    part of the crypto tests, and their KMS is never reset under them."""
 
-    def __init__(self, client) -> None:
-        self.client = client
+    def __init__(self, backend: Backend) -> None:
+        self.backend = backend
+        self.client = backend.client()
         self._keys: dict[tuple[str, str], dict] = {}
 
     def get(self, key_spec: str = "SYMMETRIC_DEFAULT", key_usage: str = "ENCRYPT_DECRYPT") -> dict:
@@ -163,6 +200,11 @@ def crypto_server():
         yield srv
 
 
-@pytest.fixture(scope="module")
-def keys(crypto_server):
-    return KeyCache(make_client(crypto_server.endpoint))
+@pytest.fixture(scope="module", params=MODES)
+def keys(request):
+    """A module's own KMS, in each mode, and the keys its tests share."""
+    if request.param == "server":
+        yield KeyCache(Backend("server", endpoint=request.getfixturevalue("crypto_server").endpoint))
+    else:
+        with mock_kms() as app:
+            yield KeyCache(Backend("in-process", app=app))

@@ -104,14 +104,12 @@ def test_update_alias_needs_same_type_and_usage(kms, key_id):
     assert kms.describe_key(KeyId="alias/sig")["KeyMetadata"]["KeyId"] == other_signing
 
 
-def test_racing_create_alias_has_one_winner(kms, server, key_id):
-    from conftest import make_client
-
+def test_racing_create_alias_has_one_winner(kms, backend, key_id):
     outcomes: list[str] = []
     barrier = threading.Barrier(12)
 
     def race():
-        client = make_client(server.endpoint)
+        client = backend.client()
         barrier.wait()
         try:
             client.create_alias(AliasName="alias/race", TargetKeyId=key_id)

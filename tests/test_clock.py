@@ -11,6 +11,15 @@ from helpers import kms_error
 DAY = 86400
 
 
+@pytest.fixture
+def kms(server):
+    """The clock is the server's admin route: these tests run against the server process."""
+    from conftest import make_client
+
+    server.reset()
+    return make_client(server.endpoint)
+
+
 def clock(server, body=None):
     """POST ``body`` to /_fakekms/clock, or GET it without one: (status, answer)."""
     if body is None:

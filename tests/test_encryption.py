@@ -109,11 +109,9 @@ def test_wrong_key_id_is_incorrect_key(kms, keys, sym):
     kms_error("NotFoundException", kms.decrypt, CiphertextBlob=blob, KeyId="alias/none-such")
 
 
-def test_other_account_cannot_open_blob(crypto_server, kms, sym):
-    from conftest import make_client
-
+def test_other_account_cannot_open_blob(keys, kms, sym):
     blob = kms.encrypt(KeyId=sym, Plaintext=b"p")["CiphertextBlob"]
-    stranger = make_client(crypto_server.endpoint, access_key="444455556666")
+    stranger = keys.backend.client(access_key="444455556666")
     kms_error("InvalidCiphertextException", stranger.decrypt, CiphertextBlob=blob)
 
 

@@ -16,8 +16,14 @@ from aws_encryption_sdk import CommitmentPolicy
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import utils
 
-from conftest import ACCOUNT
+from conftest import ACCOUNT, Backend, KeyCache
 from helpers import kms_error
+
+
+@pytest.fixture(scope="module")
+def keys(crypto_server):
+    """Server mode only: the clients here find fakekms through AWS_ENDPOINT_URL_KMS or a URL."""
+    return KeyCache(Backend("server", endpoint=crypto_server.endpoint))
 
 
 @pytest.fixture(scope="module")

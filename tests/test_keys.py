@@ -86,11 +86,9 @@ def test_customer_master_key_spec_is_an_alias_of_key_spec(kms):
               CustomerMasterKeySpec="RSA_2048", KeyUsage="SIGN_VERIFY")
 
 
-def test_sm2_is_china_only(kms, server):
-    from conftest import make_client
-
+def test_sm2_is_china_only(kms, backend):
     kms_error("ValidationException", kms.create_key, KeySpec="SM2", KeyUsage="SIGN_VERIFY")
-    china = make_client(server.endpoint, region="cn-north-1")
+    china = backend.client(region="cn-north-1")
     message = kms_error("UnsupportedOperationException", china.create_key, KeySpec="SM2", KeyUsage="SIGN_VERIFY")
     assert "SM2" in message
 
@@ -308,14 +306,12 @@ def test_unknown_keys_and_aliases(kms):
               KeyId=f"arn:aws:kms:us-west-2:111122223333:key/{missing}")
 
 
-def test_state_is_isolated_per_account_and_region(kms, server):
-    from conftest import make_client
-
+def test_state_is_isolated_per_account_and_region(kms, backend):
     meta = kms.create_key()["KeyMetadata"]
     kms.create_alias(AliasName="alias/mine", TargetKeyId=meta["KeyId"])
-    other_region = make_client(server.endpoint, region="eu-west-1")
-    other_account = make_client(server.endpoint, access_key="444455556666")
-    default_account = make_client(server.endpoint, access_key="AKIAIOSFODNN7EXAMPLE")
+    other_region = backend.client(region="eu-west-1")
+    other_account = backend.client(access_key="444455556666")
+    default_account = backend.client(access_key="AKIAIOSFODNN7EXAMPLE")
     for client in (other_region, other_account, default_account):
         assert client.list_keys()["Keys"] == []
         assert client.list_aliases()["Aliases"] == []
