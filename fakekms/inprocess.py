@@ -51,7 +51,7 @@ def _header(request, name: str) -> str | None:
 
 def _answer(request, **_kwargs):
     """The ``before-send.kms`` handler: a response from the active app, or None to send for real."""
-    if not _active or not urlsplit(request.url).hostname.endswith(_AWS_HOST_SUFFIXES):
+    if not _active or not (urlsplit(request.url).hostname or "").endswith(_AWS_HOST_SUFFIXES):
         return None
     from botocore.awsrequest import AWSResponse
 
