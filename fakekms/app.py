@@ -132,9 +132,11 @@ class FakeKMS:
             seconds = body["advance"]
             if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
                 raise ValueError("advance takes a number of seconds")
+            _check_time(self.clock.now() + seconds)
             self.clock.advance(seconds)
         elif "set" in body:
-            self.clock.set(_epoch_seconds(body["set"]), frozen=bool(body.get("frozen", False)))
+            epoch = _check_time(_epoch_seconds(body["set"]))
+            self.clock.set(epoch, frozen=bool(body.get("frozen", False)))
         elif body.get("reset") is True:
             self.clock.reset()
         else:
@@ -225,6 +227,16 @@ def _json_body(environ):
         return json.loads(raw or b"{}")
     except ValueError:
         raise ValueError("request body is not JSON") from None
+
+
+_LATEST = 253402300799.0  # 9999-12-31T23:59:59Z, the last time a timestamp can show
+
+
+def _check_time(epoch: float) -> float:
+    """The clock stays between 1970 and 9999, where every response can render it."""
+    if not 0.0 <= epoch <= _LATEST:  # also false for NaN
+        raise ValueError("the clock must stay between 1970-01-01 and 9999-12-31")
+    return epoch
 
 
 def _epoch_seconds(value) -> float:

@@ -59,7 +59,8 @@ def test_reset_returns_to_the_wall_clock(server, kms):
 
 
 @pytest.mark.parametrize("body", [{}, {"advance": "soon"}, {"advance": True}, {"set": "yesterday"},
-                                  {"set": [1]}, {"advance": 1, "set": 2}, {"reset": False}])
+                                  {"set": [1]}, {"advance": 1, "set": 2}, {"reset": False},
+                                  {"advance": 1e300}, {"advance": float("nan")}, {"set": -1}, {"set": "NaN"}])
 def test_bad_clock_requests_are_400(server, kms, body):
     status, answer = clock(server, body)
     assert status == 400 and "error" in answer
