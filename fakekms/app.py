@@ -114,8 +114,7 @@ class FakeKMS:
         """Back to a fresh server: no state, the wall clock, a seeded generator at its first draw."""
         self.store.reset()
         self.clock.reset()
-        if hasattr(self.rng, "restart"):
-            self.rng.restart()
+        self.rng.restart()
         return {"reset": True}
 
     def clock_state(self) -> dict:
@@ -127,7 +126,7 @@ class FakeKMS:
         """``{"advance": seconds}``, ``{"set": epoch seconds or ISO 8601, "frozen": bool}`` or
         ``{"reset": true}``; answers the clock's new state. Raises ValueError for anything else."""
         if not isinstance(body, dict) or len(body.keys() - {"frozen"}) != 1:
-            raise ValueError('send one of {"advance": seconds}, {"set": time, "frozen": bool}, {"reset": true}')
+            raise ValueError(_CLOCK_USAGE)
         if "advance" in body:
             seconds = body["advance"]
             if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
@@ -140,7 +139,7 @@ class FakeKMS:
         elif body.get("reset") is True:
             self.clock.reset()
         else:
-            raise ValueError('send one of {"advance": seconds}, {"set": time, "frozen": bool}, {"reset": true}')
+            raise ValueError(_CLOCK_USAGE)
         return self.clock_state()
 
     # --- WSGI -----------------------------------------------------------------------------
@@ -229,6 +228,7 @@ def _json_body(environ):
         raise ValueError("request body is not JSON") from None
 
 
+_CLOCK_USAGE = 'send one of {"advance": seconds}, {"set": time, "frozen": bool}, {"reset": true}'
 _LATEST = 253402300799.0  # 9999-12-31T23:59:59Z, the last time a timestamp can show
 
 

@@ -21,6 +21,9 @@ class RandomSource:
     def token_bytes(self, n: int) -> bytes:
         return os.urandom(n)
 
+    def restart(self) -> None:
+        """Nothing to restart: operating-system randomness has no sequence."""
+
     def key_id(self, multi_region: bool = False) -> str:
         if multi_region:
             return "mrk-" + self.token_bytes(16).hex()
@@ -37,7 +40,6 @@ class SeededRandomSource(RandomSource):
     deterministic = True
 
     def __init__(self, seed: str | bytes) -> None:
-        self.seed = seed
         key = seed.encode() if isinstance(seed, str) else seed
         self._key = hashlib.sha256(b"fakekms seed\x00" + key).digest()
         self._counter = 0

@@ -7,9 +7,8 @@ GetPublicKey key decrypts here and the other way round.
 
 from __future__ import annotations
 
-from .. import errors, keyspecs, keystates, model
+from .. import crypto, errors, keyspecs, keystates, model
 from ..context import RequestContext
-from .. import crypto
 from ..state import KeyRecord
 from . import operation
 from .lookup import find_key
@@ -138,7 +137,7 @@ def encrypt(ctx: RequestContext, req: dict) -> dict:
     key = find_key(ctx, req["KeyId"])
     algorithm = req.get("EncryptionAlgorithm", SYMMETRIC_DEFAULT)
     _check_encrypt(ctx, key, algorithm, req["Plaintext"], req.get("EncryptionContext"))
-    dry_run(ctx, req)
+    dry_run(req)
     blob, _ = _encrypt(ctx, key, algorithm, req["Plaintext"], req.get("EncryptionContext"))
     return {"CiphertextBlob": blob, "KeyId": key.arn, "EncryptionAlgorithm": algorithm}
 
@@ -152,12 +151,12 @@ def decrypt(ctx: RequestContext, req: dict) -> dict:
     if ignores_ciphertext(req):
         require_usage(ctx, named, "ENCRYPT_DECRYPT")
         require_algorithm(named, "EncryptionAlgorithms", algorithm)
-        dry_run(ctx, req)
+        dry_run(req)
     _require_ciphertext(req)
     key, plaintext, version = _decrypt(
         ctx, req["CiphertextBlob"], named, algorithm, req.get("EncryptionContext")
     )
-    dry_run(ctx, req)
+    dry_run(req)
     result = {"KeyId": key.arn, "Plaintext": plaintext, "EncryptionAlgorithm": algorithm}
     if version is not None:
         result["KeyMaterialId"] = material_id(key, version)
@@ -177,13 +176,13 @@ def re_encrypt(ctx: RequestContext, req: dict) -> dict:
     if ignores_ciphertext(req):
         require_usage(ctx, named, "ENCRYPT_DECRYPT")
         require_algorithm(named, "EncryptionAlgorithms", source_algorithm)
-        dry_run(ctx, req)
+        dry_run(req)
     _require_ciphertext(req)
     source, plaintext, source_version = _decrypt(
         ctx, req["CiphertextBlob"], named, source_algorithm, req.get("SourceEncryptionContext")
     )
     _check_encrypt(ctx, destination, destination_algorithm, plaintext, destination_context)
-    dry_run(ctx, req)
+    dry_run(req)
     blob, destination_version = _encrypt(
         ctx, destination, destination_algorithm, plaintext, destination_context
     )
@@ -206,7 +205,7 @@ def _new_data_key(ctx: RequestContext, req: dict) -> dict:
     key = find_key(ctx, req["KeyId"])
     require_symmetric(ctx, key)
     size = _data_key_bytes(req)
-    dry_run(ctx, req)
+    dry_run(req)
     plaintext = ctx.rng.token_bytes(size)
     blob, version = _encrypt(ctx, key, SYMMETRIC_DEFAULT, plaintext, req.get("EncryptionContext"))
     return {
@@ -218,14 +217,11 @@ def _new_data_key(ctx: RequestContext, req: dict) -> dict:
 
 
 @operation("GenerateDataKey")
-def generate_data_key(ctx: RequestContext, req: dict) -> dict:
-    return _new_data_key(ctx, req)
-
-
 @operation("GenerateDataKeyWithoutPlaintext")
-def generate_data_key_without_plaintext(ctx: RequestContext, req: dict) -> dict:
+def generate_data_key(ctx: RequestContext, req: dict) -> dict:
     result = _new_data_key(ctx, req)
-    del result["Plaintext"]
+    if ctx.operation.endswith("WithoutPlaintext"):
+        del result["Plaintext"]
     return result
 
 
@@ -235,7 +231,7 @@ def _new_data_key_pair(ctx: RequestContext, req: dict) -> dict:
     require_symmetric(ctx, key)
     pair_spec = req["KeyPairSpec"]
     require_supported_spec(ctx, "KeyPairSpec", pair_spec)
-    dry_run(ctx, req)
+    dry_run(req)
     private_der = crypto.software.generate_key_material(pair_spec, ctx.rng)
     blob, version = _encrypt(ctx, key, SYMMETRIC_DEFAULT, private_der, req.get("EncryptionContext"))
     return {
@@ -249,14 +245,11 @@ def _new_data_key_pair(ctx: RequestContext, req: dict) -> dict:
 
 
 @operation("GenerateDataKeyPair")
-def generate_data_key_pair(ctx: RequestContext, req: dict) -> dict:
-    return _new_data_key_pair(ctx, req)
-
-
 @operation("GenerateDataKeyPairWithoutPlaintext")
-def generate_data_key_pair_without_plaintext(ctx: RequestContext, req: dict) -> dict:
+def generate_data_key_pair(ctx: RequestContext, req: dict) -> dict:
     result = _new_data_key_pair(ctx, req)
-    del result["PrivateKeyPlaintext"]
+    if ctx.operation.endswith("WithoutPlaintext"):
+        del result["PrivateKeyPlaintext"]
     return result
 
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import hmac
 
-from .. import errors, keyspecs
+from .. import crypto, errors, keyspecs
 from ..context import RequestContext
-from .. import crypto
 from ..state import KeyRecord
 from . import operation
 from .lookup import find_key
@@ -40,7 +39,7 @@ def _signing_request(ctx: RequestContext, req: dict) -> tuple[KeyRecord, str, st
 @operation("Sign")
 def sign(ctx: RequestContext, req: dict) -> dict:
     key, algorithm, message_type = _signing_request(ctx, req)
-    dry_run(ctx, req)
+    dry_run(req)
     _, private = material(ctx, key)
     signature = crypto.asymmetric.sign(
         private, algorithm, req["Message"], message_type, deterministic=ctx.rng.deterministic
@@ -51,7 +50,7 @@ def sign(ctx: RequestContext, req: dict) -> dict:
 @operation("Verify")
 def verify(ctx: RequestContext, req: dict) -> dict:
     key, algorithm, message_type = _signing_request(ctx, req)
-    dry_run(ctx, req)
+    dry_run(req)
     _, private = material(ctx, key)
     if not crypto.asymmetric.verify(private, algorithm, req["Message"], message_type, req["Signature"]):
         # AWS answers an invalid signature with this error, never with SignatureValid: false.
@@ -94,7 +93,7 @@ def derive_shared_secret(ctx: RequestContext, req: dict) -> dict:
             f"PublicKey must be a DER-encoded SubjectPublicKeyInfo of a public key on the same "
             f"curve as the KMS key ({key.key_spec})."
         )
-    dry_run(ctx, req)
+    dry_run(req)
     return {
         "KeyId": key.arn,
         "SharedSecret": secret,
@@ -109,7 +108,7 @@ def _mac_request(ctx: RequestContext, req: dict) -> tuple[KeyRecord, str, bytes]
     require_usage(ctx, key, "GENERATE_VERIFY_MAC")
     algorithm = req["MacAlgorithm"]
     require_algorithm(key, "MacAlgorithms", algorithm)
-    dry_run(ctx, req)
+    dry_run(req)
     _, secret = material(ctx, key)
     return key, algorithm, hmac.digest(secret, req["Message"], _MAC_DIGESTS[algorithm])
 

@@ -71,7 +71,7 @@ def material_id(key: KeyRecord, version: int) -> str | None:
     return ids.get(str(version), key.current_key_material_id if version == 1 else None)
 
 
-def dry_run(ctx: RequestContext, req: dict) -> None:
+def dry_run(req: dict) -> None:
     """Answer DryRunOperationException if the request asked for a dry run; call after all checks."""
     if req.get("DryRun"):
         raise errors.DryRunOperationException(
