@@ -12,13 +12,15 @@ from __future__ import annotations
 import datetime
 import json
 import logging
+import urllib.parse
 import uuid
 
-from . import __version__, errors, model, ops, wire
+from . import __version__, audit, errors, model, ops, seedfile, wire
 from .clock import Clock
 from .context import DEFAULT_ACCOUNT, DEFAULT_REGION, RequestContext
 from .seeding import RandomSource, random_source
 from .state import Store
+from .state.store import DEFAULT_AUDIT_RETENTION
 
 log = logging.getLogger("fakekms")
 
@@ -43,11 +45,18 @@ class FakeKMS:
         clock: Clock | None = None,
         rng: RandomSource | None = None,
         seed: str | None = None,
+        audit_log: str | None = None,
+        seed_files: list[str] = (),
     ) -> None:
         self.store = store if store is not None else Store()
         self.region = region
         self.clock = clock or Clock()
+        self.seed = seed
         self.rng = rng or random_source(seed)
+        # Read and checked before anything else starts: a bad file raises SeedFileError here.
+        self.seed_plans = [seedfile.load(path, region=region, seed=seed) for path in seed_files]
+        self.audit_file = audit.AuditFile(audit_log) if audit_log else None
+        self._apply(self.seed_plans)
         ops.handlers()  # register every operation now, not on the first request
 
     # --- the KMS request path --------------------------------------------------------------
@@ -61,42 +70,90 @@ class FakeKMS:
         source_ip: str | None = None,
         user_agent: str | None = None,
     ) -> tuple[int, bytes, str]:
-        """One KMS call: (HTTP status, response body, request id)."""
-        request_id = str(uuid.uuid4())
-        operation = None
+        """One KMS call: (HTTP status, response body, request id). Every call, answered or
+        refused, leaves one audit event."""
+        ctx = RequestContext(
+            operation="",
+            account=DEFAULT_ACCOUNT,
+            region=self.region,
+            request_id=str(uuid.uuid4()),
+            now=self.clock.now(),
+            source_ip=source_ip,
+            user_agent=user_agent,
+            rng=self.rng,
+        )
+        params = None
         try:
-            operation = wire.operation_from_target(target)
+            ctx.operation = wire.operation_from_target(target)
             scope = wire.credential_scope(authorization)
-            access_key_id, region = scope if scope else (None, self.region)
-            ctx = RequestContext(
-                operation=operation,
-                account=account_for(access_key_id),
-                region=region,
-                request_id=request_id,
-                now=self.clock.now(),
-                access_key_id=access_key_id,
-                source_ip=source_ip,
-                user_agent=user_agent,
-                rng=self.rng,
-            )
-            params = model.parse_input(operation, wire.decode_body(raw_body))
-            handler = ops.handler_for(operation)
+            if scope:
+                ctx.access_key_id, ctx.region = scope
+            ctx.account = account_for(ctx.access_key_id)
+            params = model.parse_input(ctx.operation, wire.decode_body(raw_body))
+            handler = ops.handler_for(ctx.operation)
             with self.store.transaction(ctx.now) as tx:
                 ctx.tx = tx
                 result = handler(ctx, params)
-            body = model.serialize_output(operation, result) if model.output_shape_name(operation) else None
-            log.debug("%s %s ok", request_id, operation)
-            return 200, wire.encode(body), request_id
+                body = model.serialize_output(ctx.operation, result) if model.output_shape_name(ctx.operation) else None
+                event = self._record(tx, ctx, params, result)
+            log.debug("%s %s ok", ctx.request_id, ctx.operation)
+            self._publish(event)
+            return 200, wire.encode(body), ctx.request_id
         except errors.KMSError as exc:
+            if not ctx.operation:  # not a KMS operation; the record names what was asked
+                ctx.operation = (target or "").rpartition(".")[2]
             log.info(
-                "%s %s -> %s: %s%s", request_id, operation or target, exc.code, exc.message,
+                "%s %s -> %s: %s%s", ctx.request_id, ctx.operation or target, exc.code, exc.message,
                 f" ({exc.detail})" if exc.detail else "",
             )
-            return exc.status, wire.error_body(exc), request_id
+            self._record_failure(ctx, params, exc)
+            return exc.status, wire.error_body(exc), ctx.request_id
         except Exception:  # a bug of ours: AWS's internal error, never a traceback on the wire
-            log.exception("%s %s failed", request_id, operation or target)
+            log.exception("%s %s failed", ctx.request_id, ctx.operation or target)
             exc = errors.KMSInternalException("fakekms failed to process the request; see its log.")
-            return 500, wire.error_body(exc), request_id
+            self._record_failure(ctx, params, exc)
+            return 500, wire.error_body(exc), ctx.request_id
+
+    # --- audit ----------------------------------------------------------------------------
+
+    def _record(self, tx, ctx: RequestContext, params, result=None, error=None) -> dict:
+        """Builds the call's audit event and stores it in the open transaction, with the key use
+        GetKeyLastUsage reports."""
+        event = audit.build_event(ctx, params, result, error)
+        tx.add_audit_event(ctx.now, ctx.operation or str(event["eventName"]), json.dumps(event))
+        for account, region, key_id in audit.key_uses(ctx, event):
+            tx.record_key_use(account, region, key_id, ctx.operation, ctx.now,
+                              event["eventID"], ctx.request_id)
+        return event
+
+    def _record_failure(self, ctx: RequestContext, params, error: errors.KMSError) -> None:
+        """A refused call's event, in a transaction of its own: the call's own was rolled back."""
+        try:
+            with self.store.transaction(ctx.now) as tx:
+                event = self._record(tx, ctx, params, error=error)
+        except Exception:  # the answer matters more than its record
+            log.exception("%s could not record the audit event", ctx.request_id)
+            return
+        self._publish(event)
+
+    def _publish(self, event: dict) -> None:
+        if self.audit_file is not None:
+            self.audit_file.write(event)
+
+    def audit_events(self, event_name: str | None = None, key: str | None = None,
+                     since: float | None = None) -> list[dict]:
+        """The kept audit events, oldest first, filtered by name, key and start time."""
+        events = []
+        for time, doc in self.store.audit_events(event_name, since):
+            event = json.loads(doc)
+            if audit.matches(event, key=key):
+                events.append(event)
+        return events
+
+    def close(self) -> None:
+        self.store.close()
+        if self.audit_file is not None:
+            self.audit_file.close()
 
     # --- admin ----------------------------------------------------------------------------
 
@@ -111,11 +168,27 @@ class FakeKMS:
         }
 
     def reset(self) -> dict:
-        """Back to a fresh server: no state, the wall clock, a seeded generator at its first draw."""
+        """Back to a fresh server: no state but the start-up seed files' keys, the wall clock, a
+        seeded generator at its first draw, an empty audit log."""
         self.store.reset()
         self.clock.reset()
         self.rng.restart()
+        self._apply(self.seed_plans)
         return {"reset": True}
+
+    def load_seed_file(self, path: str) -> dict:
+        """Loads one more seed file now (until the next reset); SeedFileError if it is bad."""
+        plan = seedfile.load(path, region=self.region, seed=self.seed)
+        self._apply([plan])
+        return {"keys": len(plan.keys), "aliases": len(plan.aliases)}
+
+    def _apply(self, plans: list) -> None:
+        if not plans:
+            return
+        now = self.clock.now()
+        with self.store.transaction(now) as tx:  # every file whole, or none of them
+            for plan in plans:
+                plan.apply(tx, now)
 
     def clock_state(self) -> dict:
         now = self.clock.now()
@@ -141,6 +214,21 @@ class FakeKMS:
         else:
             raise ValueError(_CLOCK_USAGE)
         return self.clock_state()
+
+    def audit_query(self, query: str) -> dict:
+        """``GET /_fakekms/audit?eventName=Decrypt&key=<id, ARN or alias>&since=<time>``."""
+        args = urllib.parse.parse_qs(query, keep_blank_values=True)
+        unknown = args.keys() - {"eventName", "key", "since"}
+        if unknown:
+            raise ValueError(f"unknown filter {sorted(unknown)[0]!r}; filters are eventName, key, since")
+        one = {name: values[-1] for name, values in args.items()}
+        since = one.get("since")
+        if since is not None:
+            try:
+                since = _epoch_seconds(float(since))
+            except ValueError:
+                since = _epoch_seconds(since)
+        return {"events": self.audit_events(one.get("eventName"), one.get("key"), since)}
 
     # --- WSGI -----------------------------------------------------------------------------
 
@@ -172,6 +260,8 @@ class FakeKMS:
             ("POST", "/_fakekms/reset"): self.reset,
             ("GET", "/_fakekms/clock"): self.clock_state,
             ("POST", "/_fakekms/clock"): lambda: self.control_clock(_json_body(environ)),
+            ("GET", "/_fakekms/audit"): lambda: self.audit_query(environ.get("QUERY_STRING", "")),
+            ("POST", "/_fakekms/seed-file"): lambda: self.load_seed_file(_path_in(_json_body(environ))),
         }
         action = routes.get((method, path))
         if action is None:
@@ -181,7 +271,7 @@ class FakeKMS:
         else:
             try:
                 status, body = 200, action()
-            except ValueError as exc:
+            except (ValueError, seedfile.SeedFileError) as exc:
                 status, body = 400, {"error": str(exc)}
         payload = json.dumps(body).encode()
         start_response(_STATUS_TEXT[status], [("Content-Type", "application/json"),
@@ -228,6 +318,12 @@ def _json_body(environ):
         raise ValueError("request body is not JSON") from None
 
 
+def _path_in(body) -> str:
+    if not isinstance(body, dict) or not isinstance(body.get("path"), str):
+        raise ValueError('send {"path": "<seed file>"}')
+    return body["path"]
+
+
 _CLOCK_USAGE = 'send one of {"advance": seconds}, {"set": time, "frozen": bool}, {"reset": true}'
 _LATEST = 253402300799.0  # 9999-12-31T23:59:59Z, the last time a timestamp can show
 
@@ -251,7 +347,22 @@ def _epoch_seconds(value) -> float:
     raise ValueError("set takes epoch seconds or an ISO 8601 time")
 
 
-def create_app(db: str = ":memory:", *, region: str = DEFAULT_REGION, seed: str | None = None) -> FakeKMS:
-    """The app factory: a fresh fakekms on an in-memory or file-backed store; a seed makes its
-    ids, key material and ciphertexts reproducible."""
-    return FakeKMS(Store(db), region=region, rng=random_source(seed))
+def create_app(
+    db: str = ":memory:",
+    *,
+    region: str = DEFAULT_REGION,
+    seed: str | None = None,
+    seed_files: list[str] = (),
+    audit_log: str | None = None,
+    audit_retention: int = DEFAULT_AUDIT_RETENTION,
+) -> FakeKMS:
+    """The app factory: a fresh fakekms on an in-memory or file-backed store, with the keys of
+    its seed files; a seed makes its ids, key material and ciphertexts reproducible; every call
+    is recorded in the audit log (and appended to ``audit_log``, a JSON-lines file, if given)."""
+    store = Store(db, audit_retention=audit_retention)
+    try:
+        return FakeKMS(store, region=region, rng=random_source(seed), seed=seed,
+                       seed_files=seed_files, audit_log=audit_log)
+    except BaseException:
+        store.close()
+        raise

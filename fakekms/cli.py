@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
+import threading
 
 from . import __version__
+from .state.store import DEFAULT_AUDIT_RETENTION
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 4599
@@ -39,6 +42,19 @@ def _parser() -> argparse.ArgumentParser:
                        help="deterministic mode: key ids, key material, data keys and IVs come "
                             "from a generator seeded with S, so the same calls on a fresh server "
                             "give the same bytes (default: operating-system randomness)")
+    serve.add_argument("--seed-file", action="append", default=[], metavar="PATH",
+                       help="create the keys and aliases of this YAML or JSON seed file at start "
+                            "and after every reset (repeatable); a bad file stops the server "
+                            "with exit code 2")
+    serve.add_argument("--audit-log", default=None, metavar="PATH",
+                       help="append every call's CloudTrail-format audit event to PATH as JSON "
+                            "lines (the events are also served at GET /_fakekms/audit)")
+    serve.add_argument("--audit-retention", type=int, default=DEFAULT_AUDIT_RETENTION, metavar="N",
+                       help="how many of the newest audit events GET /_fakekms/audit keeps "
+                            f"(default {DEFAULT_AUDIT_RETENTION}; the --audit-log file keeps all)")
+    serve.add_argument("--watch-stdin", action="store_true",
+                       help="stop when standard input closes: a harness that starts fakekms as "
+                            "its child with a pipe on stdin can never leave it running")
     serve.add_argument("--log-level", default="INFO",
                        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
                        help="server log level; INFO logs every failed call and why (default INFO)")
@@ -52,7 +68,20 @@ def serve(args: argparse.Namespace) -> int:
     from .app import create_app
     from .server import build_server, serve_forever
 
-    app = create_app(args.db, region=args.region, seed=args.seed)
+    from .seedfile import SeedFileError
+
+    if args.audit_retention < 0:
+        print("fakekms: --audit-retention must be 0 or more", file=sys.stderr)
+        return 2
+    try:
+        app = create_app(args.db, region=args.region, seed=args.seed, seed_files=args.seed_file,
+                         audit_log=args.audit_log, audit_retention=args.audit_retention)
+    except SeedFileError as exc:
+        print(f"fakekms: bad seed file {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"fakekms: cannot open {exc.filename}: {exc.strerror}", file=sys.stderr)
+        return 2
     try:
         server = build_server(app, args.host, args.port)
     except OSError as exc:
@@ -62,9 +91,20 @@ def serve(args: argparse.Namespace) -> int:
     print(f"fakekms {__version__} listening on http://{host}:{port} "
           f"(state: {args.db if app.store.persistent else 'in memory'}"
           f"{', seeded' if args.seed is not None else ''})", flush=True)
+    if args.watch_stdin:
+        threading.Thread(target=_stop_at_eof, args=(server,), daemon=True).start()
     serve_forever(server)
-    app.store.close()
+    app.close()
     return 0
+
+
+def _stop_at_eof(server) -> None:
+    """Waits for standard input to close (the parent exited, however it died), then stops."""
+    # os.read, not sys.stdin: a daemon thread blocked inside a buffered reader aborts the
+    # interpreter's shutdown.
+    while os.read(sys.stdin.fileno(), 4096):
+        pass
+    server.shutdown()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 DEFAULT_ACCOUNT = "123456789012"
 DEFAULT_REGION = "us-east-1"
@@ -22,6 +22,12 @@ class RequestContext:
     # random source for ids and key material.
     tx: object = None
     rng: object = None
+    # The keys the call touched, ARN -> (account, Region, key id): the audit event's resources.
+    keys: dict = field(default_factory=dict)
+
+    def touch(self, key) -> None:
+        """Notes that the call used ``key`` (a KeyRecord), found or made."""
+        self.keys.setdefault(key.arn, (key.account, key.region, key.key_id))
 
     @property
     def partition(self) -> str:

@@ -99,7 +99,7 @@ class mock_kms(ContextDecorator):
     """Serve KMS from a FakeKMS app inside this process, as a context manager or decorator.
 
     ``app`` shares an existing app (and its state); otherwise a fresh one is made from ``db``,
-    ``region`` and ``seed`` as ``fakekms serve`` would.
+    ``region``, ``seed`` and ``seed_files`` as ``fakekms serve`` would.
     """
 
     def __init__(
@@ -109,16 +109,16 @@ class mock_kms(ContextDecorator):
         db: str = ":memory:",
         region: str = DEFAULT_REGION,
         seed: str | None = None,
+        seed_files: list[str] = (),
     ) -> None:
-        self._options = (db, region, seed)
+        self._options = dict(db=db, region=region, seed=seed, seed_files=list(seed_files))
         self._given = app
         self.app: FakeKMS | None = app
         self._saved_env: dict[str, str | None] = {}
 
     def __enter__(self) -> FakeKMS:
         if self._given is None:
-            db, region, seed = self._options
-            self.app = create_app(db, region=region, seed=seed)
+            self.app = create_app(**self._options)
         with _lock:
             _install()
             _active.append(self.app)
@@ -138,5 +138,5 @@ class mock_kms(ContextDecorator):
                     else:
                         os.environ[name] = value
         if self._given is None:
-            self.app.store.close()
+            self.app.close()
             self.app = None

@@ -101,3 +101,38 @@ def public_key_der(material: bytes) -> bytes:
     return load_private_key(material).public_key().public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
+
+
+def secret_length(key_spec: str) -> int | None:
+    """Bytes of secret material a symmetric or HMAC KeySpec takes; None for asymmetric specs."""
+    return _SECRET_BYTES.get(key_spec)
+
+
+def private_key_material(key_spec: str, data: bytes) -> bytes:
+    """PKCS#8 DER material from a PEM or DER private key, which must be of ``key_spec``.
+
+    Raises ValueError saying what the key is instead.
+    """
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+
+    try:
+        if data.lstrip().startswith(b"-----BEGIN"):
+            private_key = serialization.load_pem_private_key(data, password=None)
+        else:
+            private_key = serialization.load_der_private_key(data, password=None)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"not an unencrypted PEM or DER private key ({exc})") from None
+    if isinstance(private_key, rsa.RSAPrivateKey):
+        actual = f"RSA_{private_key.key_size}"
+    elif isinstance(private_key, ec.EllipticCurvePrivateKey):
+        names = {curve: spec for spec, curve in _CURVES.items()}
+        actual = names.get(private_key.curve.name.upper(), f"an EC key on {private_key.curve.name}")
+    elif isinstance(private_key, ed25519.Ed25519PrivateKey):
+        actual = "ECC_NIST_EDWARDS25519"
+    else:
+        kind = type(private_key).__name__
+        actual = f"ML_DSA_{kind[5:7]}" if kind.startswith("MLDSA") else f"a {kind}"
+    if actual != key_spec:
+        raise ValueError(f"the private key is {actual}, not {key_spec}")
+    return _private_der(private_key)

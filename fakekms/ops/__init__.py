@@ -32,14 +32,15 @@ def operation(name: str) -> Callable[[Handler], Handler]:
 
 
 def handlers() -> dict[str, Handler]:
-    if not _HANDLERS:
-        for area in _AREAS:
-            importlib.import_module(f"{__name__}.{area}")
+    """Every registered handler; imports each area (importing one area alone registers only its
+    own operations)."""
+    for area in _AREAS:
+        importlib.import_module(f"{__name__}.{area}")
     return _HANDLERS
 
 
 def handler_for(operation_name: str) -> Handler:
-    handler = handlers().get(operation_name)
+    handler = _HANDLERS.get(operation_name) or handlers().get(operation_name)
     if handler is None:
         raise errors.UnsupportedOperationException(
             f"{operation_name} is not supported by fakekms yet."

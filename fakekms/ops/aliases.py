@@ -14,7 +14,7 @@ _ALIAS_NAME = re.compile(r"alias/[a-zA-Z0-9/_-]+")
 RESERVED_PREFIX = "alias/aws/"
 
 
-def _check_alias_name(alias_name: str) -> None:
+def check_alias_name(alias_name: str) -> None:
     if not alias_name.startswith("alias/"):
         raise errors.ValidationException(
             'Alias must start with the prefix "alias/". Please see '
@@ -50,7 +50,7 @@ def _key_type(key: KeyRecord) -> str:
 @operation("CreateAlias")
 def create_alias(ctx: RequestContext, req: dict) -> None:
     alias_name = req["AliasName"]
-    _check_alias_name(alias_name)
+    check_alias_name(alias_name)
     key = _target(ctx, req["TargetKeyId"])
     if ctx.tx.get_alias(ctx.account, ctx.region, alias_name) is not None:
         raise errors.AlreadyExistsException(
@@ -62,7 +62,7 @@ def create_alias(ctx: RequestContext, req: dict) -> None:
 @operation("UpdateAlias")
 def update_alias(ctx: RequestContext, req: dict) -> None:
     alias_name = req["AliasName"]
-    _check_alias_name(alias_name)
+    check_alias_name(alias_name)
     alias = ctx.tx.get_alias(ctx.account, ctx.region, alias_name)
     if alias is None:
         raise errors.NotFoundException(f"Alias {ctx.alias_arn(alias_name)} is not found.")
@@ -84,7 +84,7 @@ def update_alias(ctx: RequestContext, req: dict) -> None:
 @operation("DeleteAlias")
 def delete_alias(ctx: RequestContext, req: dict) -> None:
     alias_name = req["AliasName"]
-    _check_alias_name(alias_name)
+    check_alias_name(alias_name)
     if ctx.tx.get_alias(ctx.account, ctx.region, alias_name) is None:
         raise errors.NotFoundException(f"Alias {ctx.alias_arn(alias_name)} is not found.")
     ctx.tx.delete_alias(ctx.account, ctx.region, alias_name)

@@ -101,6 +101,7 @@ def _decrypt(
             "The ciphertext refers to a KMS key that does not exist in this account and Region.",
             detail=f"blob names key {sealed.key_id} in account {sealed.account}",
         )
+    ctx.touch(key)
     if named is not None and key.key_id != named.key_id:
         raise _incorrect_key()
     if named is None:

@@ -1,5 +1,5 @@
 """Keys: CreateKey, DescribeKey, ListKeys, EnableKey, DisableKey, UpdateKeyDescription,
-ScheduleKeyDeletion and CancelKeyDeletion."""
+ScheduleKeyDeletion, CancelKeyDeletion and GetKeyLastUsage."""
 
 from __future__ import annotations
 
@@ -52,7 +52,7 @@ def key_metadata(ctx: RequestContext, key: KeyRecord) -> dict:
     return meta
 
 
-def _key_spec_and_usage(ctx: RequestContext, req: dict) -> tuple[str, str]:
+def key_spec_and_usage(ctx: RequestContext, req: dict) -> tuple[str, str]:
     if req.get("KeySpec") and req.get("CustomerMasterKeySpec"):
         raise errors.ValidationException(
             "You cannot specify KeySpec and CustomerMasterKeySpec in the same request. "
@@ -108,7 +108,7 @@ def _check_origin(req: dict, key_spec: str) -> str:
 
 @operation("CreateKey")
 def create_key(ctx: RequestContext, req: dict) -> dict:
-    key_spec, key_usage = _key_spec_and_usage(ctx, req)
+    key_spec, key_usage = key_spec_and_usage(ctx, req)
     origin = _check_origin(req, key_spec)
     policy = req.get("Policy")
     if policy is not None:
@@ -141,6 +141,7 @@ def create_key(ctx: RequestContext, req: dict) -> dict:
         if keyspecs.is_symmetric_encryption(key_spec):
             key.current_key_material_id = ctx.rng.token_bytes(32).hex()
     ctx.tx.insert_key(key)
+    ctx.touch(key)
     if material is not None:
         ctx.tx.add_key_material(key, 1, material, ctx.now)
     for tag in tags:
@@ -214,3 +215,25 @@ def cancel_key_deletion(ctx: RequestContext, req: dict) -> dict:
     key.pending_deletion_window_days = None
     ctx.tx.update_key(key)
     return {"KeyId": key.arn}
+
+
+@operation("GetKeyLastUsage")
+def get_key_last_usage(ctx: RequestContext, req: dict) -> dict:
+    """The key's last successful cryptographic use, from the audit event that recorded it.
+    fakekms tracks every key from its creation, so TrackingStartDate is the CreationDate."""
+    key = find_key(ctx, req["KeyId"])
+    result = {
+        "KeyId": key.key_id,
+        "TrackingStartDate": key.creation_date,
+        "KeyCreationDate": key.creation_date,
+    }
+    last = ctx.tx.key_last_use(key)
+    if last is not None:
+        operation_name, time, event_id, request_id = last
+        result["KeyLastUsage"] = {
+            "Operation": operation_name,
+            "Timestamp": time,
+            "CloudTrailEventId": event_id,
+            "KmsRequestId": request_id,
+        }
+    return result

@@ -80,6 +80,7 @@ def find_key(ctx: RequestContext, value: str, member: str = "KeyId", *, check_st
     key = ctx.tx.get_key(ctx.account, ctx.region, key_id)
     if key is None:
         raise _not_found(ctx, key_id)
+    ctx.touch(key)
     if check_state:
         keystates.check(ctx.operation, key.key_state, key.arn)
     return key

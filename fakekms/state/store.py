@@ -62,14 +62,34 @@ CREATE TABLE IF NOT EXISTS tags (
     tag_value TEXT NOT NULL,
     UNIQUE (account, region, key_id, tag_key)
 );
+CREATE TABLE IF NOT EXISTS audit (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    time REAL NOT NULL,
+    event_name TEXT NOT NULL,
+    doc TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS key_usage (
+    account TEXT NOT NULL,
+    region TEXT NOT NULL,
+    key_id TEXT NOT NULL,
+    operation TEXT NOT NULL,
+    time REAL NOT NULL,
+    event_id TEXT NOT NULL,
+    request_id TEXT NOT NULL,
+    PRIMARY KEY (account, region, key_id)
+);
 """
 
-_TABLES = ("keys", "key_material", "aliases", "tags")
+# The tables whose rows belong to one key, deleted with it.
+_TABLES = ("keys", "key_material", "aliases", "tags", "key_usage")
+# How many audit events the store keeps (the newest); the --audit-log file keeps every one.
+DEFAULT_AUDIT_RETENTION = 10_000
 
 
 class Store:
-    def __init__(self, path: str = ":memory:") -> None:
+    def __init__(self, path: str = ":memory:", *, audit_retention: int = DEFAULT_AUDIT_RETENTION) -> None:
         self.path = path
+        self.audit_retention = audit_retention
         self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._lock = threading.RLock()
         self._conn.execute("PRAGMA busy_timeout = 5000")
@@ -96,7 +116,7 @@ class Store:
         """One operation's transaction. Keys whose deletion date has passed go first."""
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
-            tx = Transaction(self._conn)
+            tx = Transaction(self._conn, self.audit_retention)
             try:
                 if now >= self._next_deletion:
                     tx.purge_deleted(now)
@@ -114,10 +134,22 @@ class Store:
         """Wipes every account and Region."""
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
-            for table in _TABLES:
+            for table in (*_TABLES, "audit"):
                 self._conn.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed table names
             self._conn.execute("COMMIT")
             self._next_deletion = math.inf
+
+    def audit_events(self, event_name: str | None = None, since: float | None = None) -> list[tuple[float, str]]:
+        """(epoch seconds, JSON) of the kept audit events, oldest first."""
+        sql, args = "SELECT time, doc FROM audit WHERE 1 = 1", []
+        if event_name is not None:
+            sql += " AND event_name = ?"
+            args.append(event_name)
+        if since is not None:
+            sql += " AND time >= ?"
+            args.append(since)
+        with self._lock:
+            return self._conn.execute(sql + " ORDER BY seq", args).fetchall()
 
     def key_count(self) -> int:
         with self._lock:
@@ -135,8 +167,9 @@ class Store:
 class Transaction:
     """The store's operations, inside one open transaction."""
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: sqlite3.Connection, audit_retention: int = DEFAULT_AUDIT_RETENTION) -> None:
         self._conn = conn
+        self._audit_retention = audit_retention
         self.purged = False
         self.deletion_scheduled: float | None = None
 
@@ -283,3 +316,28 @@ class Transaction:
             "DELETE FROM tags WHERE account = ? AND region = ? AND key_id = ? AND tag_key = ?",
             (key.account, key.region, key.key_id, tag_key),
         )
+
+    # --- audit ----------------------------------------------------------------------------
+
+    def add_audit_event(self, time: float, event_name: str, doc: str) -> None:
+        seq = self._conn.execute(
+            "INSERT INTO audit (time, event_name, doc) VALUES (?, ?, ?)", (time, event_name, doc)
+        ).lastrowid
+        if seq % 100 == 0:  # trimmed in batches, not on every call
+            self._conn.execute("DELETE FROM audit WHERE seq <= ?", (seq - self._audit_retention,))
+
+    def record_key_use(self, account: str, region: str, key_id: str, operation: str, time: float,
+                       event_id: str, request_id: str) -> None:
+        self._conn.execute(
+            "INSERT OR REPLACE INTO key_usage (account, region, key_id, operation, time, event_id,"
+            " request_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (account, region, key_id, operation, time, event_id, request_id),
+        )
+
+    def key_last_use(self, key: KeyRecord) -> tuple[str, float, str, str] | None:
+        """(operation, time, CloudTrail event id, request id) of the key's last cryptographic use."""
+        return self._conn.execute(
+            "SELECT operation, time, event_id, request_id FROM key_usage"
+            " WHERE account = ? AND region = ? AND key_id = ?",
+            (key.account, key.region, key.key_id),
+        ).fetchone()

@@ -1,0 +1,186 @@
+"""The audit log: one CloudTrail-format event per KMS call, shaped as CloudTrail logs KMS events.
+
+The event's ``requestParameters`` and ``responseElements`` are the call's members as the model
+describes them, named as CloudTrail names them (first letter lowercased, so ``AWSAccountId``
+becomes ``aWSAccountId``), with every blob and every member the model marks sensitive left out:
+plaintext, ciphertext, signatures, key material and private keys never reach the record.
+Like CloudTrail, read-only and cryptographic calls log no response elements.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import threading
+import uuid
+
+from . import model
+from .context import RequestContext
+
+EVENT_VERSION = "1.08"
+
+# The operations KMS counts as cryptographic use of a key: what GetKeyLastUsage reports.
+CRYPTOGRAPHIC_OPERATIONS = frozenset({
+    "Decrypt", "DeriveSharedSecret", "Encrypt", "GenerateDataKey", "GenerateDataKeyPair",
+    "GenerateDataKeyPairWithoutPlaintext", "GenerateDataKeyWithoutPlaintext", "GenerateMac",
+    "ReEncrypt", "Sign", "Verify", "VerifyMac", "Encapsulate", "Decapsulate",
+})
+
+# Operations that change state; every other KMS call is logged with readOnly true.
+_WRITE_PREFIXES = ("Cancel", "Connect", "Create", "Delete", "Disable", "Disconnect", "Enable",
+                   "Import", "Put", "Replicate", "Retire", "Revoke", "Rotate", "Schedule", "Tag",
+                   "Untag", "Update")
+
+
+def read_only(operation: str) -> bool:
+    return not operation.startswith(_WRITE_PREFIXES)
+
+
+def event_time(epoch: float) -> str:
+    """CloudTrail's eventTime: ISO 8601 UTC to the second."""
+    moment = datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _element_time(epoch: float) -> str:
+    """How CloudTrail renders a timestamp inside request and response elements."""
+    moment = datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc)
+    hour = moment.hour % 12 or 12
+    return f"{moment:%b} {moment.day}, {moment.year}, {hour}:{moment:%M:%S} {moment:%p}"
+
+
+_OMIT = object()
+
+
+def _view(shape_name: str, value):
+    """A value as CloudTrail records it, or _OMIT for a blob or a sensitive member."""
+    shape = model.shapes()[shape_name]
+    kind = shape["type"]
+    if shape.get("sensitive") or kind == "blob":
+        return _OMIT
+    if kind == "structure":
+        members = shape.get("members", {})
+        out = {}
+        for name, item in value.items():
+            if item is None or name not in members:
+                continue
+            rendered = _view(members[name]["shape"], item)
+            if rendered is not _OMIT:
+                out[name[:1].lower() + name[1:]] = rendered
+        return out
+    if kind == "list":
+        member = shape["member"]["shape"]
+        return [v for v in (_view(member, item) for item in value) if v is not _OMIT]
+    if kind == "map":
+        member = shape["value"]["shape"]
+        return {k: v for k, v in ((k, _view(member, item)) for k, item in value.items()) if v is not _OMIT}
+    if kind == "timestamp":
+        return _element_time(value)
+    return value
+
+
+def request_parameters(operation: str, params: dict | None) -> dict | None:
+    shape = model.input_shape_name(operation)
+    if shape is None or not params:
+        return None
+    return _view(shape, params) or None
+
+
+def response_elements(operation: str, result: dict | None) -> dict | None:
+    shape = model.output_shape_name(operation)
+    if shape is None or not result or read_only(operation):
+        return None
+    return _view(shape, result) or None
+
+
+def build_event(
+    ctx: RequestContext,
+    params: dict | None,
+    result: dict | None = None,
+    error=None,
+) -> dict:
+    """The CloudTrail event for one call; ``error`` is the KMSError it failed with, if it did."""
+    operation = ctx.operation
+    identity = {
+        "type": "Root",
+        "principalId": ctx.account,
+        "arn": ctx.root_arn(),
+        "accountId": ctx.account,
+    }
+    if ctx.access_key_id:
+        identity["accessKeyId"] = ctx.access_key_id
+    event = {
+        "eventVersion": EVENT_VERSION,
+        "userIdentity": identity,
+        "eventTime": event_time(ctx.now),
+        "eventSource": "kms.amazonaws.com",
+        "eventName": operation,
+        "awsRegion": ctx.region,
+        "sourceIPAddress": ctx.source_ip or "127.0.0.1",
+        "userAgent": ctx.user_agent or "",
+    }
+    if error is not None:
+        event["errorCode"] = error.code
+        event["errorMessage"] = error.message
+    known = operation in model.operations()
+    event["requestParameters"] = request_parameters(operation, params) if known else None
+    event["responseElements"] = response_elements(operation, result) if known and error is None else None
+    if error is not None and error.detail:
+        event["additionalEventData"] = {"fakekmsReason": error.detail}
+    event.update({
+        "requestID": ctx.request_id,
+        "eventID": str(uuid.uuid4()),
+        "readOnly": read_only(operation),
+        "resources": [
+            {"accountId": account, "type": "AWS::KMS::Key", "ARN": arn}
+            for arn, (account, _region, _key_id) in ctx.keys.items()
+        ],
+        "eventType": "AwsApiCall",
+        "managementEvent": True,
+        "recipientAccountId": ctx.account,
+        "eventCategory": "Management",
+    })
+    return event
+
+
+def key_uses(ctx: RequestContext, event: dict) -> list[tuple[str, str, str]]:
+    """(account, Region, key id) of every key this event counts as a use of, for GetKeyLastUsage:
+    a successful cryptographic operation uses every key it touched (ReEncrypt, two)."""
+    if "errorCode" in event or ctx.operation not in CRYPTOGRAPHIC_OPERATIONS:
+        return []
+    return list(ctx.keys.values())
+
+
+def matches(event: dict, event_name: str | None = None, key: str | None = None,
+            since: float | None = None, time: float | None = None) -> bool:
+    """Whether an event passes the filters: its name, a key (id, ARN or the KeyId as the request
+    gave it, such as an alias) and a start time (``time`` is the event's epoch seconds)."""
+    if event_name is not None and event["eventName"] != event_name:
+        return False
+    if since is not None and time is not None and time < since:
+        return False
+    if key is not None:
+        arns = [r["ARN"] for r in event.get("resources", [])]
+        named = (event.get("requestParameters") or {}).get("keyId")
+        if not (key in arns or any(arn.endswith("/" + key) for arn in arns) or key == named):
+            return False
+    return True
+
+
+class AuditFile:
+    """The ``--audit-log`` file: each event as one JSON line, flushed as it is written."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._file = open(path, "a", encoding="utf-8")  # noqa: SIM115 - open for the app's life
+        self._lock = threading.Lock()
+
+    def write(self, event: dict) -> None:
+        line = json.dumps(event, separators=(",", ":")) + "\n"
+        with self._lock:
+            self._file.write(line)
+            self._file.flush()
+
+    def close(self) -> None:
+        with self._lock:
+            self._file.close()

@@ -1,0 +1,393 @@
+"""Seed files: keys and aliases with known ids and key material, made at start and after reset.
+
+A seed file (YAML or JSON) names its fields as CreateKey does, and each key entry is checked as
+CreateKey would check it (the model's constraints, KeySpec and KeyUsage, policy, tags), plus what
+only a seed file has: the key id, its state and its key material. The whole file is read and
+checked before anything is written, and then written in one transaction, so a bad file changes
+nothing. Loading is idempotent: each key the file names is put in exactly the state the file
+describes, replacing whatever had that id; everything else is left alone.
+
+Material not given in the file is derived from the server's seed, the key's ARN and the material
+version, so the same file gives the same key material on every run, seeded server or not.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from . import errors, keyspecs, model
+from .context import DEFAULT_ACCOUNT, RequestContext
+from .crypto import software
+from .seeding import SeededRandomSource
+from .state import AliasRecord, KeyRecord
+
+DAY = 86400.0
+_KEY_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32}")
+_ACCOUNT = re.compile(r"\d{12}")
+_REGION = re.compile(r"[a-z]{2}(-[a-z0-9]+)+-\d+")
+_TOP_FIELDS = {"Account", "Region", "Keys", "Aliases"}
+_KEY_FIELDS = {
+    "KeyId", "Account", "Region", "Description", "KeySpec", "KeyUsage", "Origin", "MultiRegion",
+    "Policy", "Tags", "Aliases", "KeyState", "PendingWindowInDays", "KeyMaterial",
+    "KeyMaterialVersions",
+}
+_SEEDABLE_STATES = ("Enabled", "Disabled", "PendingDeletion", "PendingImport")
+_MAX_VERSIONS = 100
+
+
+class SeedFileError(Exception):
+    """A seed file that cannot be loaded: which file, which entry, and what is wrong."""
+
+    def __init__(self, path: str, entry: str | None, reason: str) -> None:
+        self.path, self.entry, self.reason = path, entry, reason
+        super().__init__(f"{path}: {entry}: {reason}" if entry else f"{path}: {reason}")
+
+
+@dataclass
+class SeedKey:
+    account: str
+    region: str
+    key_id: str
+    key_spec: str
+    key_usage: str
+    origin: str
+    multi_region: bool
+    description: str
+    policy: str
+    key_state: str
+    pending_window_days: int | None
+    materials: list[bytes]
+    tags: list[tuple[str, str]]
+
+
+@dataclass
+class SeedPlan:
+    """A checked seed file, ready to be written as often as needed (at start, after each reset)."""
+
+    path: str
+    keys: list[SeedKey] = field(default_factory=list)
+    aliases: list[tuple[str, str, str, str]] = field(default_factory=list)  # account, region, name, key id
+
+    def apply(self, tx, now: float) -> None:
+        """Writes the file's keys and aliases in the open transaction ``tx``."""
+        for seed in self.keys:
+            tx.delete_key(seed.account, seed.region, seed.key_id)
+            ctx = _context(seed.account, seed.region, now)
+            key = KeyRecord(
+                account=seed.account,
+                region=seed.region,
+                key_id=seed.key_id,
+                arn=ctx.key_arn(seed.key_id),
+                creation_date=now,
+                key_spec=seed.key_spec,
+                key_usage=seed.key_usage,
+                key_state=seed.key_state,
+                origin=seed.origin,
+                description=seed.description,
+                policy=seed.policy,
+                multi_region=seed.multi_region,
+            )
+            if seed.key_state == "PendingDeletion":
+                key.deletion_date = now + seed.pending_window_days * DAY
+                key.pending_deletion_window_days = seed.pending_window_days
+            if seed.origin == "EXTERNAL" and seed.materials:
+                key.expiration_model = "KEY_MATERIAL_DOES_NOT_EXPIRE"
+            if keyspecs.is_symmetric_encryption(seed.key_spec) and seed.materials:
+                ids = {str(v): _material_id(key.arn, v) for v in range(1, len(seed.materials) + 1)}
+                key.extra["key_material_ids"] = ids
+                key.current_key_material_id = ids[str(len(seed.materials))]
+            tx.insert_key(key)
+            for version, material in enumerate(seed.materials, start=1):
+                tx.add_key_material(key, version, material, now)
+            for tag_key, tag_value in seed.tags:
+                tx.put_tag(key, tag_key, tag_value)
+        for account, region, alias_name, key_id in self.aliases:
+            tx.delete_alias(account, region, alias_name)
+            tx.insert_alias(AliasRecord(account, region, alias_name, key_id, now, now))
+
+
+def _context(account: str, region: str, now: float = 0.0) -> RequestContext:
+    return RequestContext(operation="CreateKey", account=account, region=region,
+                          request_id="seed-file", now=now)
+
+
+def _material_id(arn: str, version: int) -> str:
+    return hashlib.sha256(f"fakekms seeded key material\0{arn}\0{version}".encode()).hexdigest()
+
+
+@lru_cache(maxsize=256)
+def _derived_material(key_spec: str, label: str) -> bytes:
+    """Key material drawn from a generator seeded with ``label``; cached, since seeded RSA keys
+    take a second or two and a seed file is loaded again after every reset."""
+    return software.generate_key_material(key_spec, SeededRandomSource(label))
+
+
+# --- reading -------------------------------------------------------------------------------
+
+
+def load(path: str, *, region: str, seed: str | None = None) -> SeedPlan:
+    """Reads and checks a seed file; SeedFileError names the entry and the problem."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except OSError as exc:
+        raise SeedFileError(path, None, f"cannot read it: {exc.strerror}") from None
+    document = _parse(path, text)
+    return _Reader(path, region, seed or "").read(document)
+
+
+def _parse(path: str, text: str) -> Any:
+    if path.endswith(".json"):
+        try:
+            return json.loads(text)
+        except ValueError as exc:
+            raise SeedFileError(path, None, f"not valid JSON: {exc}") from None
+    import yaml  # YAML is a superset of JSON: a file of either kind reads here
+
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise SeedFileError(path, None, f"not valid YAML: {exc}") from None
+
+
+class _Reader:
+    def __init__(self, path: str, region: str, seed: str) -> None:
+        self.path = path
+        self.region = region
+        self.seed = seed
+        self.account = DEFAULT_ACCOUNT
+
+    def fail(self, entry: str | None, reason: str) -> SeedFileError:
+        return SeedFileError(self.path, entry, reason)
+
+    def read(self, document) -> SeedPlan:
+        if not isinstance(document, dict):
+            raise self.fail(None, "the file must be a mapping with Keys (and optionally Aliases, "
+                                  "Account, Region)")
+        unknown = document.keys() - _TOP_FIELDS
+        if unknown:
+            raise self.fail(None, f"unknown field {sorted(unknown)[0]!r}; "
+                                  f"the file's fields are {', '.join(sorted(_TOP_FIELDS))}")
+        self.account = self._account(None, document.get("Account", self.account))
+        self.region = self._region(None, document.get("Region", self.region))
+        plan = SeedPlan(self.path)
+        entries = document.get("Keys") or []
+        if not isinstance(entries, list):
+            raise self.fail("Keys", "must be a list of key entries")
+        seen: set[tuple[str, str, str]] = set()
+        for index, entry in enumerate(entries):
+            key, aliases = self._key(f"Keys[{index}]", entry)
+            where = (key.account, key.region, key.key_id)
+            if where in seen:
+                raise self.fail(f"Keys[{index}] ({key.key_id})", "the file names this key twice")
+            seen.add(where)
+            plan.keys.append(key)
+            plan.aliases += [(key.account, key.region, name, key.key_id) for name in aliases]
+        plan.aliases += self._aliases(document.get("Aliases") or [], plan)
+        names = set()
+        for account, region, name, _ in plan.aliases:
+            if (account, region, name) in names:
+                raise self.fail("Aliases", f"the file names {name} twice")
+            names.add((account, region, name))
+        return plan
+
+    def _account(self, entry: str | None, value) -> str:
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = f"{value:012d}"
+        if not isinstance(value, str) or not _ACCOUNT.fullmatch(value):
+            raise self.fail(entry, f"Account {value!r} is not a 12-digit AWS account id")
+        return value
+
+    def _region(self, entry: str | None, value) -> str:
+        if not isinstance(value, str) or not _REGION.fullmatch(value):
+            raise self.fail(entry, f"Region {value!r} is not an AWS Region name such as us-east-1")
+        return value
+
+    def _key(self, entry: str, raw) -> tuple[SeedKey, list[str]]:
+        if not isinstance(raw, dict):
+            raise self.fail(entry, "a key entry must be a mapping with at least KeyId")
+        key_id = raw.get("KeyId")
+        if not isinstance(key_id, str) or not _KEY_ID.fullmatch(key_id):
+            raise self.fail(entry, f"KeyId {key_id!r} is not a key id: a lowercase UUID, or mrk- "
+                                   "and 32 hex digits for a multi-Region key")
+        entry = f"{entry} ({key_id})"
+        unknown = raw.keys() - _KEY_FIELDS
+        if unknown:
+            raise self.fail(entry, f"unknown field {sorted(unknown)[0]!r}; "
+                                   f"a key's fields are {', '.join(sorted(_KEY_FIELDS))}")
+        account = self._account(entry, raw.get("Account", self.account))
+        region = self._region(entry, raw.get("Region", self.region))
+        ctx = _context(account, region)
+        request = self._create_key_request(entry, raw, ctx)
+
+        from .ops.keys import key_spec_and_usage
+
+        try:
+            key_spec, key_usage = key_spec_and_usage(ctx, request)
+        except errors.KMSError as exc:
+            raise self.fail(entry, exc.message) from None
+        origin = request.get("Origin", "AWS_KMS")
+        if origin not in ("AWS_KMS", "EXTERNAL"):
+            raise self.fail(entry, f"Origin {origin} cannot be seeded; use AWS_KMS or EXTERNAL")
+        multi_region = key_id.startswith("mrk-")
+        if "MultiRegion" in request and request["MultiRegion"] != multi_region:
+            raise self.fail(entry, "a multi-Region key's id starts with mrk-, and only its id does")
+        materials = self._materials(entry, raw, key_spec, ctx.key_arn(key_id), origin)
+        state, window = self._state(entry, raw, origin, bool(materials))
+        return SeedKey(
+            account=account,
+            region=region,
+            key_id=key_id,
+            key_spec=key_spec,
+            key_usage=key_usage,
+            origin=origin,
+            multi_region=multi_region,
+            description=request.get("Description", ""),
+            policy=request.get("Policy") or _default_policy(ctx),
+            key_state=state,
+            pending_window_days=window,
+            materials=materials,
+            tags=[(t["TagKey"], t["TagValue"]) for t in request.get("Tags", [])],
+        ), self._alias_names(entry, raw.get("Aliases") or [])
+
+    def _create_key_request(self, entry: str, raw: dict, ctx: RequestContext) -> dict:
+        """The entry as a CreateKey request, checked against the model as the call would be."""
+        request = {name: raw[name] for name in ("Description", "KeySpec", "KeyUsage", "Origin",
+                                                "MultiRegion") if raw.get(name) is not None}
+        policy = raw.get("Policy")
+        if isinstance(policy, (dict, list)):
+            policy = json.dumps(policy, indent=2)
+        if policy is not None:
+            request["Policy"] = policy
+        tags = raw.get("Tags")
+        if isinstance(tags, dict):
+            tags = [{"TagKey": k, "TagValue": "" if v is None else str(v)} for k, v in tags.items()]
+        if tags is not None:
+            request["Tags"] = tags
+        from .ops.policies import validate_policy
+        from .ops.tags import validate_new_tags
+
+        try:
+            request = model.parse_input("CreateKey", request)
+            if "Policy" in request:
+                validate_policy(request["Policy"])
+            validate_new_tags(request.get("Tags", []), existing=[])
+        except errors.KMSError as exc:
+            raise self.fail(entry, exc.message) from None
+        return request
+
+    def _materials(self, entry: str, raw: dict, key_spec: str, arn: str, origin: str) -> list[bytes]:
+        given = raw.get("KeyMaterial")
+        versions = raw.get("KeyMaterialVersions")
+        if given is not None and versions is not None:
+            raise self.fail(entry, "give KeyMaterial or KeyMaterialVersions, not both")
+        if given is None:
+            if versions is None:
+                if origin == "EXTERNAL":
+                    return []  # no material imported yet: PendingImport
+                versions = 1
+            if isinstance(versions, bool) or not isinstance(versions, int) or not 1 <= versions <= _MAX_VERSIONS:
+                raise self.fail(entry, f"KeyMaterialVersions must be a whole number from 1 to {_MAX_VERSIONS}")
+            given_list = [None] * versions
+        else:
+            given_list = given if isinstance(given, list) else [given]
+            if not given_list:
+                raise self.fail(entry, "KeyMaterial lists no material")
+        if len(given_list) > 1 and not keyspecs.is_symmetric_encryption(key_spec):
+            raise self.fail(entry, f"only SYMMETRIC_DEFAULT keys have several key material versions, "
+                                   f"not {key_spec}")
+        materials = []
+        for version, item in enumerate(given_list, start=1):
+            if item is None:
+                materials.append(_derived_material(key_spec, f"{self.seed}\0{arn}\0{version}"))
+            else:
+                materials.append(self._material(f"{entry} KeyMaterial[{version - 1}]", item, key_spec))
+        return materials
+
+    def _material(self, entry: str, item, key_spec: str) -> bytes:
+        if not isinstance(item, str):
+            raise self.fail(entry, "key material is a base64 string, or a PEM private key")
+        length = software.secret_length(key_spec)
+        if length is None and "-----BEGIN" in item:
+            data = item.encode()
+        else:
+            try:
+                data = base64.b64decode("".join(item.split()), validate=True)
+            except (binascii.Error, ValueError):
+                raise self.fail(entry, "key material is not valid base64") from None
+        if length is not None:
+            if len(data) != length:
+                raise self.fail(entry, f"{key_spec} key material is {length} bytes, not {len(data)}")
+            return data
+        try:
+            return software.private_key_material(key_spec, data)
+        except ValueError as exc:
+            raise self.fail(entry, str(exc)) from None
+
+    def _state(self, entry: str, raw: dict, origin: str, has_material: bool) -> tuple[str, int | None]:
+        state = raw.get("KeyState", "Enabled" if has_material else "PendingImport")
+        if state not in _SEEDABLE_STATES:
+            raise self.fail(entry, f"KeyState {state!r} cannot be seeded; use one of {', '.join(_SEEDABLE_STATES)}")
+        if (state == "PendingImport") == has_material:
+            raise self.fail(entry, "a key is PendingImport exactly when it is EXTERNAL with no KeyMaterial"
+                            if origin == "EXTERNAL" else "only an EXTERNAL key can be PendingImport")
+        window = raw.get("PendingWindowInDays")
+        if window is not None and state != "PendingDeletion":
+            raise self.fail(entry, "PendingWindowInDays goes with KeyState PendingDeletion")
+        if state == "PendingDeletion":
+            window = 30 if window is None else window
+            if isinstance(window, bool) or not isinstance(window, int) or not 7 <= window <= 30:
+                raise self.fail(entry, "PendingWindowInDays must be a whole number from 7 to 30")
+        return state, window
+
+    def _alias_names(self, entry: str, names) -> list[str]:
+        if isinstance(names, str):
+            names = [names]
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise self.fail(entry, "Aliases must be a list of alias names")
+        for name in names:
+            self._check_alias(entry, name)
+        return names
+
+    def _check_alias(self, entry: str, name: str) -> None:
+        from .ops.aliases import check_alias_name
+
+        try:
+            model.parse_input("CreateAlias", {"AliasName": name, "TargetKeyId": "seed"})
+            check_alias_name(name)
+        except errors.KMSError as exc:
+            raise self.fail(entry, exc.message) from None
+
+    def _aliases(self, entries, plan: SeedPlan) -> list[tuple[str, str, str, str]]:
+        if not isinstance(entries, list):
+            raise self.fail("Aliases", "must be a list of {AliasName, TargetKeyId}")
+        by_id = {}
+        for key in plan.keys:
+            by_id.setdefault(key.key_id, key)
+        out = []
+        for index, raw in enumerate(entries):
+            entry = f"Aliases[{index}]"
+            if not isinstance(raw, dict) or set(raw) != {"AliasName", "TargetKeyId"}:
+                raise self.fail(entry, "an alias entry has exactly AliasName and TargetKeyId")
+            name, target = raw["AliasName"], raw["TargetKeyId"]
+            if not isinstance(name, str):
+                raise self.fail(entry, "AliasName must be a string")
+            self._check_alias(entry, name)
+            key = by_id.get(target)
+            if key is None:
+                raise self.fail(entry, f"TargetKeyId {target!r} is not a key of this file")
+            out.append((key.account, key.region, name, key.key_id))
+        return out
+
+
+def _default_policy(ctx: RequestContext) -> str:
+    from .ops.policies import default_policy
+
+    return default_policy(ctx)
