@@ -3,13 +3,7 @@ a test needs to reach inside it (the clock, the store)."""
 
 from __future__ import annotations
 
-import http.client
-import json
-import signal
-import subprocess
-import sys
 import threading
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import boto3
@@ -17,6 +11,7 @@ import pytest
 from botocore.config import Config
 
 from fakekms.app import FakeKMS
+from fakekms.control import start_server
 from fakekms.inprocess import mock_kms
 from fakekms.server import build_server
 from fakekms.state import Store
@@ -36,73 +31,6 @@ def make_client(endpoint: str | None, region: str = REGION, access_key: str = AC
         # The server, not the client, must reject bad input: botocore's own checks are off.
         config=Config(retries={"max_attempts": 1}, parameter_validation=False),
     )
-
-
-@dataclass
-class ServerProcess:
-    """A ``fakekms serve`` process and where it listens."""
-
-    proc: subprocess.Popen
-    port: int
-
-    @property
-    def endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def post(self, path: str, body: bytes = b"", headers: dict | None = None):
-        return self.request("POST", path, body, headers)
-
-    def request(self, method: str, path: str, body: bytes = b"", headers: dict | None = None):
-        """(status, headers, body) of one request on a fresh connection."""
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
-        try:
-            conn.request(method, path, body=body, headers=headers or {})
-            resp = conn.getresponse()
-            return resp.status, dict(resp.getheaders()), resp.read()
-        finally:
-            conn.close()
-
-    def call(self, target: str, body, headers: dict | None = None):
-        """A raw KMS call: (status, decoded JSON or None, headers)."""
-        raw = body if isinstance(body, bytes) else json.dumps(body).encode()
-        all_headers = {"X-Amz-Target": target, "Content-Type": "application/x-amz-json-1.1"}
-        all_headers.update(headers or {})
-        status, resp_headers, payload = self.post("/", raw, all_headers)
-        return status, (json.loads(payload) if payload else None), resp_headers
-
-    def reset(self) -> None:
-        status, _, _ = self.post("/_fakekms/reset")
-        assert status == 200
-
-    def stop(self, sig: int = signal.SIGTERM) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-        return self.proc.wait(timeout=10)
-
-
-def start_server(*args: str) -> ServerProcess:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "fakekms", "serve", "--port", "0", "--log-level", "WARNING", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    line = proc.stdout.readline()
-    if "listening on" not in line:
-        proc.kill()
-        raise RuntimeError(f"fakekms did not start: {line!r} {proc.stderr.read()}")
-    port = int(line.split("http://", 1)[1].split()[0].rsplit(":", 1)[1])
-    return ServerProcess(proc, port)
-
-
-@contextmanager
-def running(*args: str):
-    """A ``fakekms serve`` process for the duration of a ``with`` block."""
-    srv = start_server(*args)
-    try:
-        yield srv
-    finally:
-        srv.stop()
 
 
 @pytest.fixture(scope="session")
@@ -196,7 +124,7 @@ class KeyCache:
 @pytest.fixture(scope="module")
 def crypto_server():
     """A server of the module's own, never reset, so keys made once serve every test."""
-    with running() as srv:
+    with start_server() as srv:
         yield srv
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 import json
 
-from conftest import running
+from fakekms.control import start_server
 
 from fakekms.app import FakeKMS
 
@@ -62,19 +62,19 @@ def script(srv) -> list[tuple[str, object]]:
 
 
 def test_same_seed_same_bytes():
-    with running("--seed", "fixture-42") as a, running("--seed", "fixture-42") as b:
+    with start_server("--seed", "fixture-42") as a, start_server("--seed", "fixture-42") as b:
         first, second = script(a), script(b)
     assert json.dumps(first) == json.dumps(second)
 
 
 def test_different_seed_or_no_seed_differs():
-    with running("--seed", "one") as a, running("--seed", "two") as b, running() as c:
+    with start_server("--seed", "one") as a, start_server("--seed", "two") as b, start_server() as c:
         ids = [srv.call("TrentService.CreateKey", {})[1]["KeyMetadata"]["KeyId"] for srv in (a, b, c)]
     assert len(set(ids)) == 3
 
 
 def test_reset_restarts_the_sequence():
-    with running("--seed", "again") as srv:
+    with start_server("--seed", "again") as srv:
         first = srv.call("TrentService.GenerateRandom", {"NumberOfBytes": 32})[1]
         srv.reset()
         assert srv.call("TrentService.GenerateRandom", {"NumberOfBytes": 32})[1] == first

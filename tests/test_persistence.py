@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import signal
 
-from conftest import ACCOUNT, REGION, make_client, running, start_server
+from conftest import ACCOUNT, REGION, make_client
 from cryptography.hazmat.primitives import serialization
 
+from fakekms.control import start_server
 from fakekms.state import Store
 
 
@@ -33,7 +34,7 @@ def test_restart_keeps_everything(tmp_path):
     material_before = material(db, rsa_key["KeyId"])
     assert srv.stop() == 0
 
-    with running("--db", str(db)) as srv:
+    with start_server("--db", str(db)) as srv:
         kms = make_client(srv.endpoint)
         after = {k: kms.describe_key(KeyId=k)["KeyMetadata"] for k in before}
         assert after == before
@@ -52,7 +53,7 @@ def test_sigkill_loses_nothing_acknowledged(tmp_path):
     kms.create_alias(AliasName="alias/last", TargetKeyId=key_ids[-1])
     srv.stop(signal.SIGKILL)
 
-    with running("--db", str(db)) as srv:
+    with start_server("--db", str(db)) as srv:
         kms = make_client(srv.endpoint)
         assert [k["KeyId"] for k in kms.list_keys()["Keys"]] == key_ids
         assert kms.describe_key(KeyId="alias/last")["KeyMetadata"]["KeyId"] == key_ids[-1]
@@ -67,7 +68,7 @@ def test_health_reports_the_sqlite_backend(tmp_path):
     import json
 
     db = tmp_path / "kms.db"
-    with running("--db", str(db)) as srv:
+    with start_server("--db", str(db)) as srv:
         make_client(srv.endpoint).create_key()
         conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=5)
         conn.request("GET", "/_fakekms/health")
@@ -76,7 +77,7 @@ def test_health_reports_the_sqlite_backend(tmp_path):
 
 
 def test_reset_wipes_every_account_and_region(tmp_path):
-    with running("--db", str(tmp_path / "kms.db")) as srv:
+    with start_server("--db", str(tmp_path / "kms.db")) as srv:
         clients = [make_client(srv.endpoint), make_client(srv.endpoint, region="eu-central-1"),
                    make_client(srv.endpoint, access_key="999988887777")]
         for client in clients:
