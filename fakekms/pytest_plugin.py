@@ -70,7 +70,9 @@ def _options(config: pytest.Config) -> dict:
     seed_files = [str(Path(p).resolve()) for p in cli_files] if cli_files else \
         [str(p) for p in config.getini("fakekms_seed_files")]
     db = _setting(config, "db")
-    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    # xdist's own record of the worker, not PYTEST_XDIST_WORKER: a pytest run inside a worker
+    # inherits that variable without being a worker.
+    worker = getattr(config, "workerinput", {}).get("workerid")
     if db and worker:  # one store per worker: workers never share state
         base, ext = os.path.splitext(db)
         db = f"{base}-{worker}{ext}"

@@ -5,7 +5,8 @@ CreateKey would check it (the model's constraints, KeySpec and KeyUsage, policy,
 only a seed file has: the key id, its state and its key material. The whole file is read and
 checked before anything is written, and then written in one transaction, so a bad file changes
 nothing. Loading is idempotent: each key the file names is put in exactly the state the file
-describes, replacing whatever had that id; everything else is left alone.
+describes, replacing whatever had that id (aliases to it included); everything else is left
+alone.
 
 Material not given in the file is derived from the server's seed, the key's ARN and the material
 version, so the same file gives the same key material on every run, seeded server or not.

@@ -11,7 +11,7 @@ import pytest
 from botocore.config import Config
 
 from fakekms.app import FakeKMS
-from fakekms.control import start_server
+from fakekms.control import Admin, KMSHandle, start_server
 from fakekms.inprocess import mock_kms
 from fakekms.server import build_server
 from fakekms.state import Store
@@ -55,6 +55,12 @@ class Backend:
 
     def client(self, region: str = REGION, access_key: str = ACCOUNT):
         return make_client(self.endpoint, region, access_key)
+
+    @property
+    def control(self) -> KMSHandle:
+        """The admin controls (clock, audit log, seed files) of this KMS, in either mode."""
+        admin = Admin(endpoint=self.endpoint) if self.app is None else Admin(app=self.app)
+        return KMSHandle(admin, region=REGION, mode=self.mode)
 
 
 @pytest.fixture(scope="session")
