@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 from fakekms.coverage import BEGIN, END, coverage_table
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+ROOT = Path(__file__).resolve().parent.parent
+README = ROOT / "README.md"
 
 
 def test_coverage_table_is_current():
@@ -19,3 +21,26 @@ def test_readme_opens_with_the_two_commands():
     text = README.read_text()
     setup = text.split("## Set-up", 1)[1][:400]
     assert "make serve" in setup and "make test" in setup
+
+
+def _python_blocks(section: str) -> list[str]:
+    text = README.read_text().split(f"\n## {section}\n", 1)[1].split("\n## ", 1)[0]
+    return [block.split("```", 1)[0] for block in text.split("```python\n")[1:]]
+
+
+def test_the_plugin_examples_pass_as_written(pytester):
+    """Each fixture's example in the README, run as the test file it is."""
+    examples = [b for b in _python_blocks("In pytest") if "def test_" in b]
+    assert len(examples) == 6
+    shutil.copytree(ROOT / "fixtures", pytester.path / "fixtures")
+    (pytester.path / "tests").mkdir()
+    for n, example in enumerate(examples):
+        (pytester.path / "tests" / f"test_example_{n}.py").write_text(example)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "tests", timeout=120)
+    result.assert_outcomes(passed=8)
+
+
+def test_the_control_example_runs(monkeypatch):
+    (example,) = [b for b in _python_blocks("In pytest") if "start_server" in b]
+    monkeypatch.chdir(ROOT)
+    exec(compile(example, "README.md", "exec"), {})
