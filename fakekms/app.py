@@ -120,7 +120,7 @@ class FakeKMS:
         """Builds the call's audit event and stores it in the open transaction, with the key use
         GetKeyLastUsage reports."""
         event = audit.build_event(ctx, params, result, error)
-        tx.add_audit_event(ctx.now, ctx.operation or str(event["eventName"]), json.dumps(event))
+        tx.add_audit_event(ctx.now, ctx.operation, json.dumps(event))
         for account, region, key_id in audit.key_uses(ctx, event):
             tx.record_key_use(account, region, key_id, ctx.operation, ctx.now,
                               event["eventID"], ctx.request_id)
@@ -143,12 +143,8 @@ class FakeKMS:
     def audit_events(self, event_name: str | None = None, key: str | None = None,
                      since: float | None = None) -> list[dict]:
         """The kept audit events, oldest first, filtered by name, key and start time."""
-        events = []
-        for time, doc in self.store.audit_events(event_name, since):
-            event = json.loads(doc)
-            if audit.matches(event, key=key):
-                events.append(event)
-        return events
+        events = (json.loads(doc) for _, doc in self.store.audit_events(event_name, since))
+        return [event for event in events if key is None or audit.concerns(event, key)]
 
     def close(self) -> None:
         self.store.close()

@@ -151,20 +151,12 @@ def key_uses(ctx: RequestContext, event: dict) -> list[tuple[str, str, str]]:
     return list(ctx.keys.values())
 
 
-def matches(event: dict, event_name: str | None = None, key: str | None = None,
-            since: float | None = None, time: float | None = None) -> bool:
-    """Whether an event passes the filters: its name, a key (id, ARN or the KeyId as the request
-    gave it, such as an alias) and a start time (``time`` is the event's epoch seconds)."""
-    if event_name is not None and event["eventName"] != event_name:
-        return False
-    if since is not None and time is not None and time < since:
-        return False
-    if key is not None:
-        arns = [r["ARN"] for r in event.get("resources", [])]
-        named = (event.get("requestParameters") or {}).get("keyId")
-        if not (key in arns or any(arn.endswith("/" + key) for arn in arns) or key == named):
-            return False
-    return True
+def concerns(event: dict, key: str) -> bool:
+    """Whether an event is about ``key``: a key id or ARN among its resources, or the KeyId
+    exactly as the request gave it (an alias name, say)."""
+    arns = [r["ARN"] for r in event.get("resources", [])]
+    named = (event.get("requestParameters") or {}).get("keyId")
+    return key in arns or any(arn.endswith("/" + key) for arn in arns) or key == named
 
 
 class AuditFile:
