@@ -25,11 +25,12 @@ from urllib.parse import urlsplit
 
 from .app import FakeKMS, create_app
 from .context import DEFAULT_REGION
+from .control import DUMMY_ACCESS_KEY, DUMMY_SECRET_KEY
 
 _AWS_HOST_SUFFIXES = (".amazonaws.com", ".amazonaws.com.cn", ".api.aws")
 # Dummy credentials for the mock's duration, where none are configured: botocore signs every
 # request before the event that answers it, and must find something to sign with.
-_DUMMY_ENV = {"AWS_ACCESS_KEY_ID": "123456789012", "AWS_SECRET_ACCESS_KEY": "fakekms"}
+_DUMMY_ENV = {"AWS_ACCESS_KEY_ID": DUMMY_ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": DUMMY_SECRET_KEY}
 
 _active: list[FakeKMS] = []
 _lock = threading.Lock()

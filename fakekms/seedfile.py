@@ -26,11 +26,14 @@ from typing import Any
 from . import errors, keyspecs, model
 from .context import DEFAULT_ACCOUNT, RequestContext
 from .crypto import software
+from .ops.aliases import check_alias_name
+from .ops.keys import DAY, DEFAULT_PENDING_WINDOW, key_spec_and_usage
+from .ops.lookup import KEY_ID
+from .ops.policies import default_policy, validate_policy
+from .ops.tags import validate_new_tags
 from .seeding import SeededRandomSource
 from .state import AliasRecord, KeyRecord
 
-DAY = 86400.0
-_KEY_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32}")
 _ACCOUNT = re.compile(r"\d{12}")
 _REGION = re.compile(r"[a-z]{2}(-[a-z0-9]+)+-\d+")
 _TOP_FIELDS = {"Account", "Region", "Keys", "Aliases"}
@@ -215,7 +218,7 @@ class _Reader:
         if not isinstance(raw, dict):
             raise self.fail(entry, "a key entry must be a mapping with at least KeyId")
         key_id = raw.get("KeyId")
-        if not isinstance(key_id, str) or not _KEY_ID.fullmatch(key_id):
+        if not isinstance(key_id, str) or not KEY_ID.fullmatch(key_id):
             raise self.fail(entry, f"KeyId {key_id!r} is not a key id: a lowercase UUID, or mrk- "
                                    "and 32 hex digits for a multi-Region key")
         entry = f"{entry} ({key_id})"
@@ -227,9 +230,6 @@ class _Reader:
         region = self._region(entry, raw.get("Region", self.region))
         ctx = _context(account, region)
         request = self._create_key_request(entry, raw, ctx)
-
-        from .ops.keys import key_spec_and_usage
-
         try:
             key_spec, key_usage = key_spec_and_usage(ctx, request)
         except errors.KMSError as exc:
@@ -251,7 +251,7 @@ class _Reader:
             origin=origin,
             multi_region=multi_region,
             description=request.get("Description", ""),
-            policy=request.get("Policy") or _default_policy(ctx),
+            policy=request.get("Policy") or default_policy(ctx),
             key_state=state,
             pending_window_days=window,
             materials=materials,
@@ -272,9 +272,6 @@ class _Reader:
             tags = [{"TagKey": k, "TagValue": "" if v is None else str(v)} for k, v in tags.items()]
         if tags is not None:
             request["Tags"] = tags
-        from .ops.policies import validate_policy
-        from .ops.tags import validate_new_tags
-
         try:
             request = model.parse_input("CreateKey", request)
             if "Policy" in request:
@@ -343,9 +340,10 @@ class _Reader:
         if window is not None and state != "PendingDeletion":
             raise self.fail(entry, "PendingWindowInDays goes with KeyState PendingDeletion")
         if state == "PendingDeletion":
-            window = 30 if window is None else window
-            if isinstance(window, bool) or not isinstance(window, int) or not 7 <= window <= 30:
-                raise self.fail(entry, "PendingWindowInDays must be a whole number from 7 to 30")
+            low, high = model.documented_range("ScheduleKeyDeletionRequest", "PendingWindowInDays")
+            window = DEFAULT_PENDING_WINDOW if window is None else window
+            if isinstance(window, bool) or not isinstance(window, int) or not low <= window <= high:
+                raise self.fail(entry, f"PendingWindowInDays must be a whole number from {low} to {high}")
         return state, window
 
     def _alias_names(self, entry: str, names) -> list[str]:
@@ -358,8 +356,6 @@ class _Reader:
         return names
 
     def _check_alias(self, entry: str, name: str) -> None:
-        from .ops.aliases import check_alias_name
-
         try:
             model.parse_input("CreateAlias", {"AliasName": name, "TargetKeyId": "seed"})
             check_alias_name(name)
@@ -386,9 +382,3 @@ class _Reader:
                 raise self.fail(entry, f"TargetKeyId {target!r} is not a key of this file")
             out.append((key.account, key.region, name, key.key_id))
         return out
-
-
-def _default_policy(ctx: RequestContext) -> str:
-    from .ops.policies import default_policy
-
-    return default_policy(ctx)

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 from conftest import make_client
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -27,6 +28,9 @@ ACCOUNT = "111122223333"  # the account keys.yaml puts its keys in
 ORDERS = "1234abcd-12ab-34cd-56ef-1234567890ab"
 ORDERS_MATERIAL = bytes(range(32))
 SIGNING = "11111111-2222-4333-8444-555555555555"
+# The example's signing key, given in the file as a PEM private key.
+SIGNING_PEM = next(k["KeyMaterial"] for k in yaml.safe_load(Path(KEYS_YAML).read_text())["Keys"]
+                   if k["KeyId"] == SIGNING)
 KEY = "abababab-abab-4bab-8bab-abababababab"
 OTHER = "cdcdcdcd-cdcd-4cdc-8cdc-cdcdcdcdcdcd"
 
@@ -78,8 +82,7 @@ def test_fixed_symmetric_material_is_the_files(kms):
 
 
 def test_fixed_asymmetric_material_is_the_files(kms):
-    pem = next(k["KeyMaterial"] for k in _example()["Keys"] if k["KeyId"] == SIGNING)
-    private = serialization.load_pem_private_key(pem.encode(), password=None)
+    private = serialization.load_pem_private_key(SIGNING_PEM.encode(), password=None)
     public = kms.get_public_key(KeyId="alias/signing")["PublicKey"]
     assert public == private.public_key().public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
@@ -194,7 +197,7 @@ def test_the_server_refuses_to_start_on_a_bad_file(tmp_path):
         ({"Keys": [{"KeyId": KEY, "KeyMaterial": [], }]}, f"Keys[0] ({KEY})", "KeyMaterial lists no material"),
         ({"Keys": [{"KeyId": KEY, "KeySpec": "RSA_2048", "KeyUsage": "SIGN_VERIFY", "KeyMaterial": "AAAA"}]},
          f"Keys[0] ({KEY}) KeyMaterial[0]", "not an unencrypted PEM or DER private key"),
-        ({"Keys": [{"KeyId": KEY, "KeySpec": "RSA_2048", "KeyUsage": "SIGN_VERIFY", "KeyMaterial": "EC_PEM"}]},
+        ({"Keys": [{"KeyId": KEY, "KeySpec": "RSA_2048", "KeyUsage": "SIGN_VERIFY", "KeyMaterial": SIGNING_PEM}]},
          f"Keys[0] ({KEY}) KeyMaterial[0]", "the private key is ECC_NIST_P256, not RSA_2048"),
         ({"Keys": [{"KeyId": KEY, "KeySpec": "HMAC_256", "KeyUsage": "GENERATE_VERIFY_MAC", "KeyMaterialVersions": 2}]},
          f"Keys[0] ({KEY})", "only SYMMETRIC_DEFAULT keys have several key material versions"),
@@ -219,9 +222,6 @@ def test_the_server_refuses_to_start_on_a_bad_file(tmp_path):
     ],
 )
 def test_every_mistake_is_named(tmp_path, document, entry, reason):
-    if "EC_PEM" in json.dumps(document):
-        pem = next(k["KeyMaterial"] for k in _example()["Keys"] if k["KeyId"] == SIGNING)
-        document = json.loads(json.dumps(document).replace('"EC_PEM"', json.dumps(pem)))
     path = _write(tmp_path, document)
     with pytest.raises(seedfile.SeedFileError) as info:
         seedfile.load(path, region="us-east-1")
@@ -245,12 +245,6 @@ def test_files_that_are_not_yaml_or_json(tmp_path):
 
 
 # --- helpers --------------------------------------------------------------------------------
-
-
-def _example() -> dict:
-    import yaml
-
-    return yaml.safe_load(Path(KEYS_YAML).read_text())
 
 
 def _write(tmp_path: Path, document) -> str:

@@ -14,7 +14,8 @@ from .. import errors, keystates, model
 from ..context import RequestContext
 from ..state import KeyRecord
 
-_KEY_ID = re.compile(r"(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})")
+# A key id: a UUID, or mrk- and 32 hex digits for a multi-Region key.
+KEY_ID = re.compile(r"(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})")
 _ALIAS_ALSO = frozenset({"GenerateMac", "VerifyMac"})
 
 
@@ -69,7 +70,7 @@ def resolve_key_id(ctx: RequestContext, value: str, member: str = "KeyId") -> st
         if alias is None:
             raise _alias_not_found(ctx, alias_name)
         return alias.key_id
-    if not _KEY_ID.fullmatch(value):
+    if not KEY_ID.fullmatch(value):
         raise errors.NotFoundException(f"Invalid keyId {value}")
     return value
 
