@@ -18,6 +18,7 @@ import uuid
 from . import __version__, audit, errors, model, ops, seedfile, wire
 from .clock import Clock
 from .context import DEFAULT_ACCOUNT, DEFAULT_REGION, RequestContext
+from .ops import lifecycle
 from .seeding import RandomSource, random_source
 from .state import Store
 from .state.store import DEFAULT_AUDIT_RETENTION
@@ -93,6 +94,7 @@ class FakeKMS:
             handler = ops.handler_for(ctx.operation)
             with self.store.transaction(ctx.now) as tx:
                 ctx.tx = tx
+                lifecycle.catch_up(ctx)
                 result = handler(ctx, params)
                 body = model.serialize_output(ctx.operation, result) if model.output_shape_name(ctx.operation) else None
                 event = self._record(tx, ctx, params, result)

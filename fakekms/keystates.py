@@ -59,7 +59,7 @@ TABLE: dict[str, dict[str, str]] = {
     **{op: _CRYPTO for op in _CRYPTO_OPERATIONS},
     "EnableKey": _TOGGLE,
     "DisableKey": _TOGGLE,
-    "CancelKeyDeletion": {"PendingDeletion": "ok"},
+    "CancelKeyDeletion": {"PendingDeletion": "ok", "PendingReplicaDeletion": "ok"},
     "ScheduleKeyDeletion": _NOT_PENDING_DELETION,
     "CreateAlias": _NOT_PENDING_DELETION,
     "UpdateAlias": _NOT_PENDING_DELETION,
@@ -67,6 +67,12 @@ TABLE: dict[str, dict[str, str]] = {
     "UntagResource": _NOT_PENDING_DELETION,
     "UpdateKeyDescription": _NOT_PENDING_DELETION,
     "ReplicateKey": _NOT_PENDING_DELETION,
+    "UpdatePrimaryRegion": _NOT_PENDING_DELETION,
+    "EnableKeyRotation": _CRYPTO,
+    "DisableKeyRotation": _CRYPTO,
+    "RotateKeyOnDemand": _CRYPTO,
+    "GetParametersForImport": _NOT_PENDING_DELETION,
+    "ImportKeyMaterial": _NOT_PENDING_DELETION,
 }
 
 

@@ -61,6 +61,10 @@ def output_shape_name(operation: str) -> str | None:
     return operations()[operation].get("output", {}).get("shape")
 
 
+def operation_doc(operation: str) -> str:
+    return operations()[operation].get("documentation", "")
+
+
 def member_doc(operation: str, member: str) -> str:
     shape = shapes()[input_shape_name(operation)]
     return shape["members"][member].get("documentation", "")

@@ -32,7 +32,8 @@ from .ops.lookup import KEY_ID
 from .ops.policies import default_policy, validate_policy
 from .ops.tags import validate_new_tags
 from .seeding import SeededRandomSource
-from .state import AliasRecord, KeyRecord
+from .ops.materials import imported_material_id
+from .state import AliasRecord, KeyRecord, MaterialRecord
 
 _ACCOUNT = re.compile(r"\d{12}")
 _REGION = re.compile(r"[a-z]{2}(-[a-z0-9]+)+-\d+")
@@ -103,13 +104,26 @@ class SeedPlan:
                 key.pending_deletion_window_days = seed.pending_window_days
             if seed.origin == "EXTERNAL" and seed.materials:
                 key.expiration_model = "KEY_MATERIAL_DOES_NOT_EXPIRE"
-            if keyspecs.is_symmetric_encryption(seed.key_spec) and seed.materials:
-                ids = {str(v): _material_id(key.arn, v) for v in range(1, len(seed.materials) + 1)}
-                key.extra["key_material_ids"] = ids
-                key.current_key_material_id = ids[str(len(seed.materials))]
-            tx.insert_key(key)
+            if seed.multi_region:
+                key.multi_region_type = "PRIMARY"
+            count = len(seed.materials)
             for version, material in enumerate(seed.materials, start=1):
-                tx.add_key_material(key, version, material, now)
+                record = MaterialRecord(
+                    version=version,
+                    material_id=(imported_material_id(seed.key_id, material) if seed.origin == "EXTERNAL"
+                                 else _material_id(key.arn, version)),
+                    material=material,
+                    created=now,
+                    state="CURRENT" if version == count else "NON_CURRENT",
+                    imported=seed.origin == "EXTERNAL",
+                    expiration_model=key.expiration_model,
+                )
+                if version > 1:
+                    record.rotation_date, record.rotation_type = now, "ON_DEMAND"
+                tx.add_key_material(key, record)
+                if version == count and keyspecs.is_symmetric_encryption(seed.key_spec):
+                    key.current_key_material_id = record.material_id
+            tx.insert_key(key)
             for tag_key, tag_value in seed.tags:
                 tx.put_tag(key, tag_key, tag_value)
         for account, region, alias_name, key_id in self.aliases:

@@ -73,7 +73,8 @@ def test_created_keys_store_their_material(local):
     with local.app.store.transaction(local.app.clock.now()) as tx:
         for spec, key_id in created.items():
             key = tx.get_key("111122223333", "us-west-2", key_id)
-            version, material = tx.key_material(key)
+            record = tx.key_material(key)
+            version, material = record.version, record.material
             assert version == 1
             if keyspecs.is_asymmetric(spec):
                 software.load_private_key(material)

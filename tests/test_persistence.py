@@ -17,7 +17,8 @@ def material(db, key_id):
     try:
         with store.transaction(0) as tx:
             key = tx.get_key(ACCOUNT, REGION, key_id)
-            return tx.key_material(key)
+            record = tx.key_material(key)
+            return record.version, record.material
     finally:
         store.close()
 

@@ -16,7 +16,6 @@ from .usage import (
     dry_run,
     ignores_ciphertext,
     material,
-    material_id,
     reject_recipient,
     require_algorithm,
     require_supported_spec,
@@ -56,13 +55,15 @@ def _check_encrypt(
 
 def _encrypt(
     ctx: RequestContext, key: KeyRecord, algorithm: str, plaintext: bytes, context: dict | None
-) -> tuple[bytes, int | None]:
-    """(ciphertext, key material version); the version is None for RSA, which has only one."""
-    version, secret = material(ctx, key)
+) -> tuple[bytes, str | None]:
+    """(ciphertext, KeyMaterialId); the id is None for RSA, whose material never rotates."""
+    current = material(ctx, key)
     if keyspecs.is_symmetric_encryption(key.key_spec):
-        blob = crypto.ciphertext.seal(key.account, key.key_id, version, secret, plaintext, context, ctx.rng)
-        return blob, version
-    return crypto.asymmetric.rsa_encrypt(secret, algorithm, plaintext), None
+        blob = crypto.ciphertext.seal(
+            key.account, key.key_id, current.version, current.material, plaintext, context, ctx.rng
+        )
+        return blob, current.material_id
+    return crypto.asymmetric.rsa_encrypt(current.material, algorithm, plaintext), None
 
 
 def _incorrect_key() -> errors.KMSError:
@@ -73,8 +74,8 @@ def _incorrect_key() -> errors.KMSError:
 
 def _decrypt(
     ctx: RequestContext, blob: bytes, named: KeyRecord | None, algorithm: str, context: dict | None
-) -> tuple[KeyRecord, bytes, int | None]:
-    """Open ``blob``: (key, plaintext, key material version or None for RSA).
+) -> tuple[KeyRecord, bytes, str | None]:
+    """Open ``blob``: (key, plaintext, KeyMaterialId or None for RSA).
 
     ``named`` is the key the request's KeyId found, if it gave one; an RSA key must be named.
     """
@@ -82,7 +83,7 @@ def _decrypt(
         require_usage(ctx, named, "ENCRYPT_DECRYPT")
         require_algorithm(named, "EncryptionAlgorithms", algorithm)
         _reject_context(context)
-        _, private = material(ctx, named)
+        private = material(ctx, named).material
         plaintext = crypto.asymmetric.rsa_decrypt(private, algorithm, blob)
         if plaintext is None:
             raise errors.InvalidCiphertextException(
@@ -108,8 +109,8 @@ def _decrypt(
         keystates.check(ctx.operation, key.key_state, key.arn)
     require_symmetric(ctx, key)
     require_algorithm(key, "EncryptionAlgorithms", algorithm)
-    version, secret = material(ctx, key, sealed.version)
-    return key, crypto.ciphertext.open_blob(sealed, secret, context), version
+    sealed_with = material(ctx, key, sealed.version)
+    return key, crypto.ciphertext.open_blob(sealed, sealed_with.material, context), sealed_with.material_id
 
 
 def _data_key_bytes(req: dict) -> int:
@@ -154,13 +155,12 @@ def decrypt(ctx: RequestContext, req: dict) -> dict:
         require_algorithm(named, "EncryptionAlgorithms", algorithm)
         dry_run(req)
     _require_ciphertext(req)
-    key, plaintext, version = _decrypt(
+    key, plaintext, material_id = _decrypt(
         ctx, req["CiphertextBlob"], named, algorithm, req.get("EncryptionContext")
     )
     dry_run(req)
-    result = {"KeyId": key.arn, "Plaintext": plaintext, "EncryptionAlgorithm": algorithm}
-    if version is not None:
-        result["KeyMaterialId"] = material_id(key, version)
+    result = {"KeyId": key.arn, "Plaintext": plaintext, "EncryptionAlgorithm": algorithm,
+              "KeyMaterialId": material_id}
     return result
 
 
@@ -179,12 +179,12 @@ def re_encrypt(ctx: RequestContext, req: dict) -> dict:
         require_algorithm(named, "EncryptionAlgorithms", source_algorithm)
         dry_run(req)
     _require_ciphertext(req)
-    source, plaintext, source_version = _decrypt(
+    source, plaintext, source_material_id = _decrypt(
         ctx, req["CiphertextBlob"], named, source_algorithm, req.get("SourceEncryptionContext")
     )
     _check_encrypt(ctx, destination, destination_algorithm, plaintext, destination_context)
     dry_run(req)
-    blob, destination_version = _encrypt(
+    blob, destination_material_id = _encrypt(
         ctx, destination, destination_algorithm, plaintext, destination_context
     )
     result = {
@@ -193,11 +193,9 @@ def re_encrypt(ctx: RequestContext, req: dict) -> dict:
         "KeyId": destination.arn,
         "SourceEncryptionAlgorithm": source_algorithm,
         "DestinationEncryptionAlgorithm": destination_algorithm,
+        "SourceKeyMaterialId": source_material_id,
+        "DestinationKeyMaterialId": destination_material_id,
     }
-    if source_version is not None:
-        result["SourceKeyMaterialId"] = material_id(source, source_version)
-    if destination_version is not None:
-        result["DestinationKeyMaterialId"] = material_id(destination, destination_version)
     return result
 
 
@@ -208,12 +206,12 @@ def _new_data_key(ctx: RequestContext, req: dict) -> dict:
     size = _data_key_bytes(req)
     dry_run(req)
     plaintext = ctx.rng.token_bytes(size)
-    blob, version = _encrypt(ctx, key, SYMMETRIC_DEFAULT, plaintext, req.get("EncryptionContext"))
+    blob, material_id = _encrypt(ctx, key, SYMMETRIC_DEFAULT, plaintext, req.get("EncryptionContext"))
     return {
         "CiphertextBlob": blob,
         "Plaintext": plaintext,
         "KeyId": key.arn,
-        "KeyMaterialId": material_id(key, version),
+        "KeyMaterialId": material_id,
     }
 
 
@@ -234,14 +232,14 @@ def _new_data_key_pair(ctx: RequestContext, req: dict) -> dict:
     require_supported_spec(ctx, "KeyPairSpec", pair_spec)
     dry_run(req)
     private_der = crypto.software.generate_key_material(pair_spec, ctx.rng)
-    blob, version = _encrypt(ctx, key, SYMMETRIC_DEFAULT, private_der, req.get("EncryptionContext"))
+    blob, material_id = _encrypt(ctx, key, SYMMETRIC_DEFAULT, private_der, req.get("EncryptionContext"))
     return {
         "PrivateKeyCiphertextBlob": blob,
         "PrivateKeyPlaintext": private_der,
         "PublicKey": crypto.software.public_key_der(private_der),
         "KeyId": key.arn,
         "KeyPairSpec": pair_spec,
-        "KeyMaterialId": material_id(key, version),
+        "KeyMaterialId": material_id,
     }
 
 

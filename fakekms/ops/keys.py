@@ -5,15 +5,14 @@ from __future__ import annotations
 
 from .. import errors, keyspecs
 from ..context import RequestContext
-from ..crypto import software
 from ..state import KeyRecord
-from . import operation, paging
+from . import materials, operation, paging
 from .lookup import find_key
 from .policies import default_policy, validate_policy
 from .tags import validate_new_tags
 from .usage import require_supported_spec
 
-DAY = 86400.0
+DAY = materials.DAY
 DEFAULT_PENDING_WINDOW = 30
 
 
@@ -40,16 +39,26 @@ def key_metadata(ctx: RequestContext, key: KeyRecord) -> dict:
     if key.key_state == "PendingDeletion":
         meta["DeletionDate"] = key.deletion_date
         meta["PendingDeletionWindowInDays"] = key.pending_deletion_window_days
+    if key.key_state == "PendingReplicaDeletion":
+        meta["PendingDeletionWindowInDays"] = key.pending_deletion_window_days
     if key.origin == "EXTERNAL" and key.expiration_model:
         meta["ExpirationModel"] = key.expiration_model
         meta["ValidTo"] = key.valid_to
     if key.multi_region:
-        meta["MultiRegionConfiguration"] = {
-            "MultiRegionKeyType": "PRIMARY",
-            "PrimaryKey": {"Arn": key.arn, "Region": key.region},
-            "ReplicaKeys": [],
-        }
+        meta["MultiRegionConfiguration"] = multi_region_configuration(ctx, key)
     return meta
+
+
+def multi_region_configuration(ctx: RequestContext, key: KeyRecord) -> dict:
+    """The key's place in its multi-Region set, read from every Region's copy."""
+    group = materials.copies(ctx, key)
+    primary = next((k for k in group if k.multi_region_type == "PRIMARY"), None)
+    return {
+        "MultiRegionKeyType": key.multi_region_type or "PRIMARY",
+        "PrimaryKey": {"Arn": primary.arn, "Region": primary.region} if primary else None,
+        "ReplicaKeys": [{"Arn": k.arn, "Region": k.region} for k in sorted(group, key=lambda k: k.region)
+                        if k.is_replica],
+    }
 
 
 def key_spec_and_usage(ctx: RequestContext, req: dict) -> tuple[str, str]:
@@ -134,16 +143,12 @@ def create_key(ctx: RequestContext, req: dict) -> dict:
         description=req.get("Description", ""),
         policy=policy if policy is not None else default_policy(ctx),
         multi_region=multi_region,
+        multi_region_type="PRIMARY" if multi_region else None,
     )
-    material = None
     if origin == "AWS_KMS":
-        material = software.generate_key_material(key_spec, ctx.rng)
-        if keyspecs.is_symmetric_encryption(key_spec):
-            key.current_key_material_id = ctx.rng.token_bytes(32).hex()
+        materials.add_material(ctx, key, materials.first_material(ctx, key))
     ctx.tx.insert_key(key)
     ctx.touch(key)
-    if material is not None:
-        ctx.tx.add_key_material(key, 1, material, ctx.now)
     for tag in tags:
         ctx.tx.put_tag(key, tag["TagKey"], tag["TagValue"])
     return {"KeyMetadata": key_metadata(ctx, key)}
@@ -173,6 +178,12 @@ def list_keys(ctx: RequestContext, req: dict) -> dict:
 def enable_key(ctx: RequestContext, req: dict) -> None:
     key = find_key(ctx, req["KeyId"])
     key.key_state = "Enabled"
+    due = key.rotation_due_at()
+    if due is not None and due <= ctx.now:
+        # Disabled past its rotation date: the key rotates at once, then every period from now.
+        materials.rotate(ctx, key, ctx.now, "AUTOMATIC")
+        key.next_rotation_date = ctx.now + key.rotation_period_days * DAY
+        materials.share_rotation_settings(ctx, key)
     ctx.tx.update_key(key)
 
 
@@ -194,9 +205,14 @@ def update_key_description(ctx: RequestContext, req: dict) -> None:
 def schedule_key_deletion(ctx: RequestContext, req: dict) -> dict:
     days = req.get("PendingWindowInDays", DEFAULT_PENDING_WINDOW)  # 7-30, checked by the model
     key = find_key(ctx, req["KeyId"])
-    key.key_state = "PendingDeletion"
-    key.deletion_date = ctx.now + days * DAY
     key.pending_deletion_window_days = days
+    if key.multi_region_type == "PRIMARY" and len(materials.copies(ctx, key)) > 1:
+        # A primary outlives its replicas: its waiting period starts when the last one is gone.
+        key.key_state = "PendingReplicaDeletion"
+        key.deletion_date = None
+    else:
+        key.key_state = "PendingDeletion"
+        key.deletion_date = ctx.now + days * DAY
     ctx.tx.update_key(key)
     return {
         "KeyId": key.arn,
@@ -209,8 +225,9 @@ def schedule_key_deletion(ctx: RequestContext, req: dict) -> dict:
 @operation("CancelKeyDeletion")
 def cancel_key_deletion(ctx: RequestContext, req: dict) -> dict:
     key = find_key(ctx, req["KeyId"])
-    has_material = ctx.tx.key_material(key) is not None
-    key.key_state = "Disabled" if has_material else "PendingImport"
+    complete = all(m.material is not None for m in ctx.tx.key_materials(key)
+                   if not m.state.startswith("PENDING"))
+    key.key_state = "Disabled" if complete and ctx.tx.key_material(key) else "PendingImport"
     key.deletion_date = None
     key.pending_deletion_window_days = None
     ctx.tx.update_key(key)

@@ -40,7 +40,7 @@ def _signing_request(ctx: RequestContext, req: dict) -> tuple[KeyRecord, str, st
 def sign(ctx: RequestContext, req: dict) -> dict:
     key, algorithm, message_type = _signing_request(ctx, req)
     dry_run(req)
-    _, private = material(ctx, key)
+    private = material(ctx, key).material
     signature = crypto.asymmetric.sign(
         private, algorithm, req["Message"], message_type, deterministic=ctx.rng.deterministic
     )
@@ -51,7 +51,7 @@ def sign(ctx: RequestContext, req: dict) -> dict:
 def verify(ctx: RequestContext, req: dict) -> dict:
     key, algorithm, message_type = _signing_request(ctx, req)
     dry_run(req)
-    _, private = material(ctx, key)
+    private = material(ctx, key).material
     if not crypto.asymmetric.verify(private, algorithm, req["Message"], message_type, req["Signature"]):
         # AWS answers an invalid signature with this error, never with SignatureValid: false.
         raise errors.KMSInvalidSignatureException(
@@ -67,7 +67,7 @@ def get_public_key(ctx: RequestContext, req: dict) -> dict:
         raise errors.UnsupportedOperationException(
             f"{key.arn} is a {key.key_spec} KMS key; only asymmetric KMS keys have a public key."
         )
-    _, private = material(ctx, key)
+    private = material(ctx, key).material
     result = {
         "KeyId": key.arn,
         "PublicKey": crypto.software.public_key_der(private),
@@ -86,7 +86,7 @@ def derive_shared_secret(ctx: RequestContext, req: dict) -> dict:
     require_usage(ctx, key, "KEY_AGREEMENT")
     algorithm = req["KeyAgreementAlgorithm"]
     require_algorithm(key, "KeyAgreementAlgorithms", algorithm)
-    _, private = material(ctx, key)
+    private = material(ctx, key).material
     secret = crypto.asymmetric.derive_shared_secret(private, req["PublicKey"])
     if secret is None:
         raise errors.ValidationException(
@@ -109,7 +109,7 @@ def _mac_request(ctx: RequestContext, req: dict) -> tuple[KeyRecord, str, bytes]
     algorithm = req["MacAlgorithm"]
     require_algorithm(key, "MacAlgorithms", algorithm)
     dry_run(req)
-    _, secret = material(ctx, key)
+    secret = material(ctx, key).material
     return key, algorithm, hmac.digest(secret, req["Message"], _MAC_DIGESTS[algorithm])
 
 

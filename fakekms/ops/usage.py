@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from .. import errors, keyspecs
 from ..context import RequestContext
-from ..state import KeyRecord
+from ..state import KeyRecord, MaterialRecord
 
 
 def require_supported_spec(ctx: RequestContext, member: str, key_spec: str) -> None:
@@ -52,10 +52,10 @@ def require_symmetric(ctx: RequestContext, key: KeyRecord) -> None:
         )
 
 
-def material(ctx: RequestContext, key: KeyRecord, version: int | None = None) -> tuple[int, bytes]:
-    """(version, key material); the current version unless one is named."""
+def material(ctx: RequestContext, key: KeyRecord, version: int | None = None) -> MaterialRecord:
+    """The key's CURRENT material, or the version a ciphertext names."""
     found = ctx.tx.key_material(key, version)
-    if found is None:
+    if found is None or found.material is None:
         if version is not None:  # the blob names material this key does not have
             raise errors.InvalidCiphertextException(
                 "The ciphertext refers to key material that this KMS key does not have.",
@@ -63,12 +63,6 @@ def material(ctx: RequestContext, key: KeyRecord, version: int | None = None) ->
             )
         raise errors.KMSInvalidStateException(f"{key.arn} has no key material.")
     return found
-
-
-def material_id(key: KeyRecord, version: int) -> str | None:
-    """The KeyMaterialId of one version of a symmetric key's material."""
-    ids = key.extra.get("key_material_ids", {})
-    return ids.get(str(version), key.current_key_material_id if version == 1 else None)
 
 
 def dry_run(req: dict) -> None:

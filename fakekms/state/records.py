@@ -27,12 +27,42 @@ class KeyRecord:
     valid_to: float | None = None
     expiration_model: str | None = None
     current_key_material_id: str | None = None
-    # Room for the attributes later capabilities add (rotation, replicas, ...), kept with the key.
+    # PRIMARY or REPLICA for a multi-Region key (its MultiRegionKeyType); None for other keys.
+    multi_region_type: str | None = None
+    # Automatic rotation, a property every copy of a multi-Region key shares.
+    rotation_enabled: bool = False
+    rotation_period_days: int | None = None
+    next_rotation_date: float | None = None
+    on_demand_rotations: int = 0
+    # Room for the attributes later capabilities add, kept with the key.
     extra: dict = field(default_factory=dict)
 
     @property
     def enabled(self) -> bool:
         return self.key_state == "Enabled"
+
+    @property
+    def is_replica(self) -> bool:
+        return self.multi_region_type == "REPLICA"
+
+    def due_at(self) -> float | None:
+        """When time next changes this key by itself: its deletion, its next automatic rotation
+        or the expiry of imported key material, whichever comes first; None if nothing will."""
+        times = []
+        if self.key_state == "PendingDeletion" and self.deletion_date is not None:
+            times.append(self.deletion_date)
+        if self.rotation_due_at() is not None:
+            times.append(self.rotation_due_at())
+        if self.valid_to is not None:
+            times.append(self.valid_to)
+        return min(times) if times else None
+
+    def rotation_due_at(self) -> float | None:
+        """The next automatic rotation, if it will happen: the key is Enabled (a disabled key
+        waits until it is enabled again) and not a replica (the primary rotates every copy)."""
+        if self.rotation_enabled and self.key_state == "Enabled" and not self.is_replica:
+            return self.next_rotation_date
+        return None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"))
@@ -52,3 +82,43 @@ class AliasRecord:
     key_id: str
     creation_date: float
     last_updated_date: float
+
+
+@dataclass
+class MaterialRecord:
+    """One version of a key's material. Versions count up from 1; a ciphertext names the version
+    that sealed it, so every version a key ever had stays until the key is deleted."""
+
+    version: int
+    material_id: str
+    # None while imported material is absent: deleted, expired, or not yet imported here.
+    material: bytes | None
+    created: float
+    # KeyMaterialState: CURRENT, NON_CURRENT, PENDING_ROTATION, PENDING_MULTI_REGION_...
+    state: str = "CURRENT"
+    rotation_date: float | None = None
+    rotation_type: str | None = None  # AUTOMATIC or ON_DEMAND; None for the first material
+    imported: bool = False  # material the customer imports (Origin EXTERNAL)
+    expiration_model: str | None = None
+    valid_to: float | None = None
+    description: str | None = None
+
+    @property
+    def import_state(self) -> str | None:
+        if not self.imported:
+            return None
+        return "IMPORTED" if self.material is not None else "PENDING_IMPORT"
+
+    def doc(self) -> str:
+        """The metadata kept beside the material bytes."""
+        data = asdict(self)
+        for column in ("version", "material", "created", "state"):
+            del data[column]
+        return json.dumps(data, separators=(",", ":"))
+
+    @classmethod
+    def from_row(cls, version: int, material, created: float, state: str, doc: str) -> "MaterialRecord":
+        data = json.loads(doc)
+        known = {f.name for f in fields(cls)}
+        return cls(version=version, material=bytes(material) if material is not None else None,
+                   created=created, state=state, **{k: v for k, v in data.items() if k in known})

@@ -18,9 +18,10 @@ import threading
 from contextlib import contextmanager
 from typing import Iterator
 
-from .records import AliasRecord, KeyRecord
+from . import migrations
+from .records import AliasRecord, KeyRecord, MaterialRecord
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -29,20 +30,33 @@ CREATE TABLE IF NOT EXISTS keys (
     account TEXT NOT NULL,
     region TEXT NOT NULL,
     key_id TEXT NOT NULL,
-    delete_at REAL,
+    due_at REAL,
     doc TEXT NOT NULL,
     UNIQUE (account, region, key_id)
 );
-CREATE INDEX IF NOT EXISTS keys_delete_at ON keys (delete_at) WHERE delete_at IS NOT NULL;
+CREATE INDEX IF NOT EXISTS keys_due_at ON keys (due_at) WHERE due_at IS NOT NULL;
+CREATE INDEX IF NOT EXISTS keys_by_id ON keys (account, key_id);
 CREATE TABLE IF NOT EXISTS key_material (
     account TEXT NOT NULL,
     region TEXT NOT NULL,
     key_id TEXT NOT NULL,
     version INTEGER NOT NULL,
-    material BLOB NOT NULL,
+    material BLOB,
     created REAL NOT NULL,
+    state TEXT NOT NULL,
+    doc TEXT NOT NULL,
     PRIMARY KEY (account, region, key_id, version)
 );
+CREATE TABLE IF NOT EXISTS import_tokens (
+    token TEXT PRIMARY KEY,
+    account TEXT NOT NULL,
+    region TEXT NOT NULL,
+    key_id TEXT NOT NULL,
+    valid_to REAL NOT NULL,
+    wrapping_key BLOB NOT NULL,
+    doc TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS import_tokens_by_key ON import_tokens (account, region, key_id);
 CREATE TABLE IF NOT EXISTS aliases (
     account TEXT NOT NULL,
     region TEXT NOT NULL,
@@ -81,7 +95,8 @@ CREATE TABLE IF NOT EXISTS key_usage (
 """
 
 # The tables whose rows belong to one key, deleted with it.
-_TABLES = ("keys", "key_material", "aliases", "tags", "key_usage")
+_TABLES = ("keys", "key_material", "import_tokens", "aliases", "tags", "key_usage")
+_MATERIAL_SELECT = "SELECT version, material, created, state, doc FROM key_material"
 # How many audit events the store keeps (the newest); the --audit-log file keeps every one.
 DEFAULT_AUDIT_RETENTION = 10_000
 
@@ -96,12 +111,14 @@ class Store:
         if self.persistent:
             self._conn.execute("PRAGMA journal_mode = WAL")
             self._conn.execute("PRAGMA synchronous = NORMAL")
-        self._conn.executescript(_SCHEMA)
-        self._conn.execute(
-            "INSERT OR IGNORE INTO meta (name, value) VALUES ('schema_version', ?)",
-            (str(SCHEMA_VERSION),),
-        )
-        self._next_deletion = self._earliest_deletion()
+        with self._lock:
+            migrations.upgrade(self._conn)
+            self._conn.executescript(_SCHEMA)
+            self._conn.execute(
+                "INSERT OR REPLACE INTO meta (name, value) VALUES ('schema_version', ?)",
+                (str(SCHEMA_VERSION),),
+            )
+        self._next_due = self._earliest_due()
 
     @property
     def persistent(self) -> bool:
@@ -113,22 +130,22 @@ class Store:
 
     @contextmanager
     def transaction(self, now: float) -> Iterator["Transaction"]:
-        """One operation's transaction. Keys whose deletion date has passed go first."""
+        """One operation's transaction. ``tx.overdue`` says whether some key's time has come
+        (a deletion, rotation or expiry due by ``now``), known without a query."""
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
             tx = Transaction(self._conn, self.audit_retention)
+            tx.overdue = now >= self._next_due
             try:
-                if now >= self._next_deletion:
-                    tx.purge_deleted(now)
                 yield tx
             except BaseException:
                 self._conn.execute("ROLLBACK")
                 raise
             self._conn.execute("COMMIT")
-            if tx.purged:
-                self._next_deletion = self._earliest_deletion()
-            elif tx.deletion_scheduled is not None:
-                self._next_deletion = min(self._next_deletion, tx.deletion_scheduled)
+            if tx.overdue:
+                self._next_due = self._earliest_due()
+            elif tx.due_scheduled is not None:
+                self._next_due = min(self._next_due, tx.due_scheduled)
 
     def reset(self) -> None:
         """Wipes every account and Region."""
@@ -137,7 +154,7 @@ class Store:
             for table in (*_TABLES, "audit"):
                 self._conn.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed table names
             self._conn.execute("COMMIT")
-            self._next_deletion = math.inf
+            self._next_due = math.inf
 
     def audit_events(self, event_name: str | None = None, since: float | None = None) -> list[tuple[float, str]]:
         """(epoch seconds, JSON) of the kept audit events, oldest first."""
@@ -159,8 +176,8 @@ class Store:
         with self._lock:
             self._conn.close()
 
-    def _earliest_deletion(self) -> float:
-        row = self._conn.execute("SELECT MIN(delete_at) FROM keys").fetchone()
+    def _earliest_due(self) -> float:
+        row = self._conn.execute("SELECT MIN(due_at) FROM keys").fetchone()
         return row[0] if row and row[0] is not None else math.inf
 
 
@@ -170,8 +187,8 @@ class Transaction:
     def __init__(self, conn: sqlite3.Connection, audit_retention: int = DEFAULT_AUDIT_RETENTION) -> None:
         self._conn = conn
         self._audit_retention = audit_retention
-        self.purged = False
-        self.deletion_scheduled: float | None = None
+        self.overdue = False
+        self.due_scheduled: float | None = None
 
     # --- keys -----------------------------------------------------------------------------
 
@@ -184,22 +201,21 @@ class Transaction:
 
     def insert_key(self, key: KeyRecord) -> None:
         self._conn.execute(
-            "INSERT INTO keys (account, region, key_id, delete_at, doc) VALUES (?, ?, ?, ?, ?)",
-            (key.account, key.region, key.key_id, self._delete_at(key), key.to_json()),
+            "INSERT INTO keys (account, region, key_id, due_at, doc) VALUES (?, ?, ?, ?, ?)",
+            (key.account, key.region, key.key_id, self._due_at(key), key.to_json()),
         )
 
     def update_key(self, key: KeyRecord) -> None:
         self._conn.execute(
-            "UPDATE keys SET delete_at = ?, doc = ? WHERE account = ? AND region = ? AND key_id = ?",
-            (self._delete_at(key), key.to_json(), key.account, key.region, key.key_id),
+            "UPDATE keys SET due_at = ?, doc = ? WHERE account = ? AND region = ? AND key_id = ?",
+            (self._due_at(key), key.to_json(), key.account, key.region, key.key_id),
         )
 
-    def _delete_at(self, key: KeyRecord) -> float | None:
-        if key.key_state != "PendingDeletion" or key.deletion_date is None:
-            return None
-        if self.deletion_scheduled is None or key.deletion_date < self.deletion_scheduled:
-            self.deletion_scheduled = key.deletion_date
-        return key.deletion_date
+    def _due_at(self, key: KeyRecord) -> float | None:
+        due = key.due_at()
+        if due is not None and (self.due_scheduled is None or due < self.due_scheduled):
+            self.due_scheduled = due
+        return due
 
     def delete_key(self, account: str, region: str, key_id: str) -> None:
         """Deletes a key with everything that belongs to it: material, aliases, tags."""
@@ -216,39 +232,86 @@ class Transaction:
         ).fetchall()
         return [(seq, KeyRecord.from_json(doc)) for seq, doc in rows]
 
-    def purge_deleted(self, now: float) -> None:
-        due = self._conn.execute(
-            "SELECT account, region, key_id FROM keys WHERE delete_at IS NOT NULL AND delete_at <= ?",
-            (now,),
+    def key_copies(self, account: str, key_id: str) -> list[KeyRecord]:
+        """Every Region's copy of a key id: the primary and replicas of a multi-Region key."""
+        rows = self._conn.execute(
+            "SELECT doc FROM keys WHERE account = ? AND key_id = ? ORDER BY region", (account, key_id)
         ).fetchall()
-        for account, region, key_id in due:
-            self.delete_key(account, region, key_id)
-        self.purged = True
+        return [KeyRecord.from_json(doc) for (doc,) in rows]
+
+    def next_due_key(self, now: float) -> KeyRecord | None:
+        """The key whose time comes first, if it has come by ``now``."""
+        row = self._conn.execute(
+            "SELECT doc FROM keys WHERE due_at IS NOT NULL AND due_at <= ? ORDER BY due_at, seq LIMIT 1",
+            (now,),
+        ).fetchone()
+        return KeyRecord.from_json(row[0]) if row else None
 
     # --- key material ---------------------------------------------------------------------
 
-    def add_key_material(self, key: KeyRecord, version: int, material: bytes, created: float) -> None:
+    def add_key_material(self, key: KeyRecord, record: MaterialRecord) -> None:
         self._conn.execute(
-            "INSERT INTO key_material (account, region, key_id, version, material, created)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            (key.account, key.region, key.key_id, version, material, created),
+            "INSERT INTO key_material (account, region, key_id, version, material, created, state, doc)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (key.account, key.region, key.key_id, record.version, record.material, record.created,
+             record.state, record.doc()),
         )
 
-    def key_material(self, key: KeyRecord, version: int | None = None) -> tuple[int, bytes] | None:
-        """The given version of a key's material, or the newest; None if it has none."""
+    def update_key_material(self, key: KeyRecord, record: MaterialRecord) -> None:
+        self._conn.execute(
+            "UPDATE key_material SET material = ?, state = ?, doc = ?"
+            " WHERE account = ? AND region = ? AND key_id = ? AND version = ?",
+            (record.material, record.state, record.doc(), key.account, key.region, key.key_id,
+             record.version),
+        )
+
+    def delete_key_material(self, key: KeyRecord, version: int) -> None:
+        self._conn.execute(
+            "DELETE FROM key_material WHERE account = ? AND region = ? AND key_id = ? AND version = ?",
+            (key.account, key.region, key.key_id, version),
+        )
+
+    def key_material(self, key: KeyRecord, version: int | None = None) -> MaterialRecord | None:
+        """The given version of a key's material, or its CURRENT one; None if there is none."""
+        where = " WHERE account = ? AND region = ? AND key_id = ?"
+        args: tuple = (key.account, key.region, key.key_id)
         if version is None:
-            row = self._conn.execute(
-                "SELECT version, material FROM key_material WHERE account = ? AND region = ?"
-                " AND key_id = ? ORDER BY version DESC LIMIT 1",
-                (key.account, key.region, key.key_id),
-            ).fetchone()
+            where += " AND state = 'CURRENT'"
         else:
-            row = self._conn.execute(
-                "SELECT version, material FROM key_material WHERE account = ? AND region = ?"
-                " AND key_id = ? AND version = ?",
-                (key.account, key.region, key.key_id, version),
-            ).fetchone()
-        return (row[0], bytes(row[1])) if row else None
+            where += " AND version = ?"
+            args += (version,)
+        row = self._conn.execute(_MATERIAL_SELECT + where, args).fetchone()
+        return MaterialRecord.from_row(*row) if row else None
+
+    def key_materials(self, key: KeyRecord) -> list[MaterialRecord]:
+        """Every version of a key's material, oldest first."""
+        rows = self._conn.execute(
+            _MATERIAL_SELECT + " WHERE account = ? AND region = ? AND key_id = ? ORDER BY version",
+            (key.account, key.region, key.key_id),
+        ).fetchall()
+        return [MaterialRecord.from_row(*row) for row in rows]
+
+    # --- import tokens --------------------------------------------------------------------
+
+    def add_import_token(self, token: str, key: KeyRecord, valid_to: float, wrapping_key: bytes,
+                         doc: str) -> None:
+        self._conn.execute(
+            "INSERT INTO import_tokens (token, account, region, key_id, valid_to, wrapping_key, doc)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (token, key.account, key.region, key.key_id, valid_to, wrapping_key, doc),
+        )
+
+    def import_token(self, token: str) -> tuple[str, str, str, float, bytes, str] | None:
+        """(account, Region, key id, valid to, wrapping private key, doc) of an import token."""
+        row = self._conn.execute(
+            "SELECT account, region, key_id, valid_to, wrapping_key, doc FROM import_tokens WHERE token = ?",
+            (token,),
+        ).fetchone()
+        return (*row[:4], bytes(row[4]), row[5]) if row else None
+
+    def drop_import_tokens(self, before: float) -> None:
+        """Forgets tokens that expired before ``before``."""
+        self._conn.execute("DELETE FROM import_tokens WHERE valid_to < ?", (before,))
 
     # --- aliases --------------------------------------------------------------------------
 

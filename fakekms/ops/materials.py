@@ -1,0 +1,115 @@
+"""Key material versions: making, rotating and finding them, for every copy of a key.
+
+A multi-Region key's copies share their key material and rotation settings: whatever changes
+them here changes every copy in the same transaction, so the copies never disagree.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+from .. import keyspecs
+from ..context import RequestContext
+from ..crypto import software
+from ..state import KeyRecord, MaterialRecord
+
+DAY = 86400.0
+
+
+def copies(ctx: RequestContext, key: KeyRecord) -> list[KeyRecord]:
+    """``key`` and, for a multi-Region key, its copies in the other Regions."""
+    if not key.multi_region:
+        return [key]
+    others = [k for k in ctx.tx.key_copies(key.account, key.key_id) if k.region != key.region]
+    return [key, *others]
+
+
+def primary_of(ctx: RequestContext, key: KeyRecord) -> KeyRecord:
+    """The primary key of ``key``'s multi-Region set (``key`` itself if it is not a replica)."""
+    if not key.is_replica:
+        return key
+    for other in ctx.tx.key_copies(key.account, key.key_id):
+        if other.multi_region_type == "PRIMARY":
+            return other
+    return key  # its primary was deleted: the replica stands alone
+
+
+def imported_material_id(key_id: str, material: bytes) -> str:
+    """The KeyMaterialId of imported material: derived from the key id and the material, as AWS
+    does, so the same material imported again (or into a replica, which shares the key id) has
+    the same id, and different material a different one."""
+    return hmac.new(key_id.encode(), material, hashlib.sha256).hexdigest()
+
+
+def first_material(ctx: RequestContext, key: KeyRecord) -> MaterialRecord:
+    """The key material a new AWS_KMS key starts with."""
+    return MaterialRecord(
+        version=1,
+        material_id=ctx.rng.token_bytes(32).hex(),
+        material=software.generate_key_material(key.key_spec, ctx.rng),
+        created=ctx.now,
+    )
+
+
+def add_material(ctx: RequestContext, key: KeyRecord, record: MaterialRecord) -> None:
+    ctx.tx.add_key_material(key, record)
+    if record.state == "CURRENT" and keyspecs.is_symmetric_encryption(key.key_spec):
+        key.current_key_material_id = record.material_id
+
+
+def rotate(ctx: RequestContext, key: KeyRecord, at: float, rotation_type: str) -> None:
+    """One rotation of ``key`` and its copies, dated ``at``: the CURRENT material becomes
+    NON_CURRENT, and new material (or, for imported keys, the material PENDING_ROTATION) becomes
+    CURRENT. Callers update and store ``key``; the other copies are stored here."""
+    group = copies(ctx, key)
+    pending = ctx.tx.key_materials(key)
+    promoted = next((m for m in pending if m.state.startswith("PENDING")), None)
+    material_id = promoted.material_id if promoted else ctx.rng.token_bytes(32).hex()
+    secret = None if promoted else software.generate_key_material(key.key_spec, ctx.rng)
+    for copy in group:
+        materials = ctx.tx.key_materials(copy)
+        for record in materials:
+            if record.state == "CURRENT":
+                record.state = "NON_CURRENT"
+                ctx.tx.update_key_material(copy, record)
+        existing = next((m for m in materials if m.material_id == material_id), None)
+        if existing is not None:
+            existing.state, existing.rotation_date, existing.rotation_type = "CURRENT", at, rotation_type
+            ctx.tx.update_key_material(copy, existing)
+            copy.current_key_material_id = material_id
+        else:
+            version = max((m.version for m in materials), default=0) + 1
+            add_material(ctx, copy, MaterialRecord(
+                version=version, material_id=material_id, material=secret, created=at,
+                rotation_date=at, rotation_type=rotation_type,
+            ))
+        if copy is not key:
+            ctx.tx.update_key(copy)
+
+
+def share_rotation_settings(ctx: RequestContext, key: KeyRecord) -> None:
+    """Copies ``key``'s rotation settings to its other Regions' copies and stores them all."""
+    for copy in copies(ctx, key)[1:]:
+        copy.rotation_enabled = key.rotation_enabled
+        copy.rotation_period_days = key.rotation_period_days
+        copy.next_rotation_date = key.next_rotation_date
+        copy.on_demand_rotations = key.on_demand_rotations
+        ctx.tx.update_key(copy)
+    ctx.tx.update_key(key)
+
+
+def refresh_expiry(ctx: RequestContext, key: KeyRecord) -> None:
+    """Mirrors the key's imported material on the key: ExpirationModel and the earliest ValidTo
+    of the material now imported (KeyMetadata's ValidTo, and the key's next expiry)."""
+    if key.origin != "EXTERNAL":
+        return
+    present = [m for m in ctx.tx.key_materials(key)
+               if m.material is not None and not m.state.startswith("PENDING")]
+    expiring = [m.valid_to for m in present if m.valid_to is not None]
+    key.valid_to = min(expiring) if expiring else None
+    models = [m.expiration_model for m in present if m.expiration_model]
+    if expiring:
+        key.expiration_model = "KEY_MATERIAL_EXPIRES"
+    elif models:
+        key.expiration_model = models[-1]
