@@ -17,7 +17,8 @@ Handler = Callable[..., "dict | None"]
 _HANDLERS: dict[str, Handler] = {}
 
 # The modules that register handlers, by KMS area.
-_AREAS = ("keys", "aliases", "tags", "policies", "encryption", "signing")
+_AREAS = ("keys", "aliases", "tags", "policies", "encryption", "signing", "rotation", "imports",
+          "multiregion")
 
 
 def operation(name: str) -> Callable[[Handler], Handler]:

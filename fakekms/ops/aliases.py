@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import re
-
 from .. import errors, keyspecs
 from ..context import RequestContext
 from ..state import AliasRecord, KeyRecord
-from . import operation, paging
-from .lookup import find_key
+from . import managed, operation, paging
+from .lookup import ALIAS_NAME, find_key
 
-_ALIAS_NAME = re.compile(r"alias/[a-zA-Z0-9/_-]+")
-RESERVED_PREFIX = "alias/aws/"
+RESERVED_PREFIX = managed.PREFIX
 
 
 def check_alias_name(alias_name: str) -> None:
@@ -24,7 +21,7 @@ def check_alias_name(alias_name: str) -> None:
         raise errors.NotAuthorizedException(
             f"The alias prefix {RESERVED_PREFIX} is reserved for AWS managed keys: {alias_name}"
         )
-    if not _ALIAS_NAME.fullmatch(alias_name):
+    if not ALIAS_NAME.fullmatch(alias_name):
         raise errors.ValidationException(f"{alias_name} contains invalid characters for an alias")
 
 

@@ -13,9 +13,12 @@ from functools import cache
 from .. import errors, keystates, model
 from ..context import RequestContext
 from ..state import KeyRecord
+from . import managed
 
 # A key id: a UUID, or mrk- and 32 hex digits for a multi-Region key.
 KEY_ID = re.compile(r"(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})")
+# An alias name as CreateAlias accepts it.
+ALIAS_NAME = re.compile(r"alias/[a-zA-Z0-9/_-]+")
 _ALIAS_ALSO = frozenset({"GenerateMac", "VerifyMac"})
 
 
@@ -68,6 +71,8 @@ def resolve_key_id(ctx: RequestContext, value: str, member: str = "KeyId") -> st
     if alias_name is not None:
         alias = ctx.tx.get_alias(ctx.account, ctx.region, alias_name)
         if alias is None:
+            if alias_name.startswith(managed.PREFIX) and ALIAS_NAME.fullmatch(alias_name):
+                return managed.create(ctx, alias_name).key_id  # made on first use, as AWS does
             raise _alias_not_found(ctx, alias_name)
         return alias.key_id
     if not KEY_ID.fullmatch(value):
@@ -82,6 +87,7 @@ def find_key(ctx: RequestContext, value: str, member: str = "KeyId", *, check_st
     if key is None:
         raise _not_found(ctx, key_id)
     ctx.touch(key)
+    managed.authorize(ctx, key)
     if check_state:
         keystates.check(ctx.operation, key.key_state, key.arn)
     return key

@@ -84,6 +84,7 @@ def rotate(ctx: RequestContext, key: KeyRecord, at: float, rotation_type: str) -
                 version=version, material_id=material_id, material=secret, created=at,
                 rotation_date=at, rotation_type=rotation_type,
             ))
+        refresh_expiry(ctx, copy)
         if copy is not key:
             ctx.tx.update_key(copy)
 

@@ -1,0 +1,110 @@
+"""Multi-Region keys: ReplicateKey and UpdatePrimaryRegion.
+
+Every copy is a key of its own Region (own policy, tags, aliases, description and key state)
+sharing the key id, key spec and usage, origin, key material and rotation settings with the
+others. DescribeKey's MultiRegionConfiguration is read from the copies themselves, so it is never
+out of step.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from .. import errors
+from ..context import RequestContext
+from ..state import KeyRecord
+from . import materials, operation
+from .keys import key_metadata
+from .lookup import find_key
+from .policies import default_policy, validate_policy
+from .tags import validate_new_tags
+
+
+def _require_primary(key: KeyRecord, ctx: RequestContext) -> None:
+    if not key.multi_region:
+        raise errors.UnsupportedOperationException(f"{key.arn} is not a multi-Region key.")
+    if key.is_replica:
+        primary = materials.primary_of(ctx, key)
+        raise errors.UnsupportedOperationException(
+            f"{key.arn} is a multi-Region replica key; use its primary key {primary.arn}."
+        )
+
+
+def _in_region(ctx: RequestContext, region: str) -> RequestContext:
+    return dataclasses.replace(ctx, region=region, keys={})
+
+
+@operation("ReplicateKey")
+def replicate_key(ctx: RequestContext, req: dict) -> dict:
+    key = find_key(ctx, req["KeyId"])
+    _require_primary(key, ctx)
+    region = req["ReplicaRegion"]
+    there = _in_region(ctx, region)
+    if region == ctx.region:
+        raise errors.ValidationException(
+            f"The replica must be in a Region other than its primary key's ({ctx.region})."
+        )
+    if there.partition != ctx.partition:
+        raise errors.ValidationException(
+            f"{region} is in partition {there.partition}; a replica must be in the primary key's "
+            f"partition ({ctx.partition})."
+        )
+    if ctx.tx.get_key(ctx.account, region, key.key_id) is not None:
+        raise errors.AlreadyExistsException(f"Replica key {there.key_arn(key.key_id)} already exists.")
+    policy = req.get("Policy")
+    if policy is not None:
+        validate_policy(policy)
+    tags = req.get("Tags", [])
+    validate_new_tags(tags, existing=[])
+
+    replica = dataclasses.replace(
+        key,
+        region=region,
+        arn=there.key_arn(key.key_id),
+        creation_date=ctx.now,
+        key_state="Enabled" if key.origin == "AWS_KMS" else "PendingImport",
+        description=req.get("Description", ""),
+        policy=policy if policy is not None else default_policy(there),
+        multi_region_type="REPLICA",
+        deletion_date=None,
+        pending_deletion_window_days=None,
+        valid_to=None,
+        extra={},
+    )
+    for record in ctx.tx.key_materials(key):
+        if key.origin == "EXTERNAL":  # a replica of imported material waits for its own import
+            record = dataclasses.replace(record, material=None, valid_to=None, expiration_model=None)
+        ctx.tx.add_key_material(replica, record)
+    ctx.tx.insert_key(replica)
+    ctx.touch(replica)
+    for tag in tags:
+        ctx.tx.put_tag(replica, tag["TagKey"], tag["TagValue"])
+    metadata = key_metadata(there, replica)
+    # AWS answers while the replica is still being made; it is usable by the next call.
+    metadata.update(KeyState="Creating", Enabled=False)
+    return {
+        "ReplicaKeyMetadata": metadata,
+        "ReplicaPolicy": replica.policy,
+        "ReplicaTags": [{"TagKey": t["TagKey"], "TagValue": t["TagValue"]} for t in tags],
+    }
+
+
+@operation("UpdatePrimaryRegion")
+def update_primary_region(ctx: RequestContext, req: dict) -> None:
+    key = find_key(ctx, req["KeyId"])
+    _require_primary(key, ctx)
+    region = req["PrimaryRegion"]
+    if region == ctx.region:
+        raise errors.ValidationException(f"{key.arn} is already the primary key; its Region is {region}.")
+    replica = ctx.tx.get_key(ctx.account, region, key.key_id)
+    if replica is None:
+        raise errors.NotFoundException(
+            f"Key '{_in_region(ctx, region).key_arn(key.key_id)}' does not exist",
+            detail=f"no replica of {key.key_id} in {region}",
+        )
+    if replica.key_state in ("PendingDeletion", "PendingReplicaDeletion"):
+        raise errors.KMSInvalidStateException(f"{replica.arn} is pending deletion.")
+    key.multi_region_type, replica.multi_region_type = "REPLICA", "PRIMARY"
+    ctx.touch(replica)
+    ctx.tx.update_key(key)
+    ctx.tx.update_key(replica)
