@@ -41,7 +41,7 @@ _TOP_FIELDS = {"Account", "Region", "Keys", "Aliases"}
 _KEY_FIELDS = {
     "KeyId", "Account", "Region", "Description", "KeySpec", "KeyUsage", "Origin", "MultiRegion",
     "Policy", "Tags", "Aliases", "KeyState", "PendingWindowInDays", "KeyMaterial",
-    "KeyMaterialVersions",
+    "KeyMaterialVersions", "RotationPeriodInDays", "Replicas",
 }
 _SEEDABLE_STATES = ("Enabled", "Disabled", "PendingDeletion", "PendingImport")
 _MAX_VERSIONS = 100
@@ -70,6 +70,8 @@ class SeedKey:
     pending_window_days: int | None
     materials: list[bytes]
     tags: list[tuple[str, str]]
+    rotation_period_days: int | None = None
+    replicas: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -83,52 +85,66 @@ class SeedPlan:
     def apply(self, tx, now: float) -> None:
         """Writes the file's keys and aliases in the open transaction ``tx``."""
         for seed in self.keys:
-            tx.delete_key(seed.account, seed.region, seed.key_id)
-            ctx = _context(seed.account, seed.region, now)
-            key = KeyRecord(
-                account=seed.account,
-                region=seed.region,
-                key_id=seed.key_id,
-                arn=ctx.key_arn(seed.key_id),
-                creation_date=now,
-                key_spec=seed.key_spec,
-                key_usage=seed.key_usage,
-                key_state=seed.key_state,
-                origin=seed.origin,
-                description=seed.description,
-                policy=seed.policy,
-                multi_region=seed.multi_region,
-            )
-            if seed.key_state == "PendingDeletion":
-                key.deletion_date = now + seed.pending_window_days * DAY
-                key.pending_deletion_window_days = seed.pending_window_days
-            if seed.origin == "EXTERNAL" and seed.materials:
-                key.expiration_model = "KEY_MATERIAL_DOES_NOT_EXPIRE"
-            if seed.multi_region:
-                key.multi_region_type = "PRIMARY"
-            count = len(seed.materials)
-            for version, material in enumerate(seed.materials, start=1):
-                record = MaterialRecord(
-                    version=version,
-                    material_id=(imported_material_id(seed.key_id, material) if seed.origin == "EXTERNAL"
-                                 else _material_id(key.arn, version)),
-                    material=material,
-                    created=now,
-                    state="CURRENT" if version == count else "NON_CURRENT",
-                    imported=seed.origin == "EXTERNAL",
-                    expiration_model=key.expiration_model,
-                )
-                if version > 1:
-                    record.rotation_date, record.rotation_type = now, "ON_DEMAND"
-                tx.add_key_material(key, record)
-                if version == count and keyspecs.is_symmetric_encryption(seed.key_spec):
-                    key.current_key_material_id = record.material_id
-            tx.insert_key(key)
+            key = _write_key(tx, seed, seed.region, now)
             for tag_key, tag_value in seed.tags:
                 tx.put_tag(key, tag_key, tag_value)
+            for region in seed.replicas:
+                _write_key(tx, seed, region, now)
         for account, region, alias_name, key_id in self.aliases:
             tx.delete_alias(account, region, alias_name)
             tx.insert_alias(AliasRecord(account, region, alias_name, key_id, now, now))
+
+
+def _write_key(tx, seed: SeedKey, region: str, now: float) -> KeyRecord:
+    """One Region's copy of a seeded key: the key itself, or a replica (with its Region's
+    default policy and no tags, as ReplicateKey without them makes it)."""
+    tx.delete_key(seed.account, region, seed.key_id)
+    ctx = _context(seed.account, region, now)
+    replica = region != seed.region
+    key = KeyRecord(
+        account=seed.account,
+        region=region,
+        key_id=seed.key_id,
+        arn=ctx.key_arn(seed.key_id),
+        creation_date=now,
+        key_spec=seed.key_spec,
+        key_usage=seed.key_usage,
+        key_state=seed.key_state,
+        origin=seed.origin,
+        description="" if replica else seed.description,
+        policy=default_policy(ctx) if replica else seed.policy,
+        multi_region=seed.multi_region,
+        multi_region_type=("REPLICA" if replica else "PRIMARY") if seed.multi_region else None,
+    )
+    if seed.key_state == "PendingDeletion":
+        key.deletion_date = now + seed.pending_window_days * DAY
+        key.pending_deletion_window_days = seed.pending_window_days
+    if seed.origin == "EXTERNAL" and seed.materials:
+        key.expiration_model = "KEY_MATERIAL_DOES_NOT_EXPIRE"
+    if seed.rotation_period_days is not None:
+        key.rotation_enabled = True
+        key.rotation_period_days = seed.rotation_period_days
+        key.next_rotation_date = now + seed.rotation_period_days * DAY
+    count = len(seed.materials)
+    primary_arn = _context(seed.account, seed.region).key_arn(seed.key_id)  # every copy's ids
+    for version, material in enumerate(seed.materials, start=1):
+        record = MaterialRecord(
+            version=version,
+            material_id=(imported_material_id(seed.key_id, material) if seed.origin == "EXTERNAL"
+                         else _material_id(primary_arn, version)),
+            material=material,
+            created=now,
+            state="CURRENT" if version == count else "NON_CURRENT",
+            imported=seed.origin == "EXTERNAL",
+            expiration_model=key.expiration_model,
+        )
+        if version > 1:
+            record.rotation_date, record.rotation_type = now, "ON_DEMAND"
+        tx.add_key_material(key, record)
+        if version == count and keyspecs.is_symmetric_encryption(seed.key_spec):
+            key.current_key_material_id = record.material_id
+    tx.insert_key(key)
+    return key
 
 
 def _context(account: str, region: str, now: float = 0.0) -> RequestContext:
@@ -202,10 +218,11 @@ class _Reader:
         seen: set[tuple[str, str, str]] = set()
         for index, entry in enumerate(entries):
             key, aliases = self._key(f"Keys[{index}]", entry)
-            where = (key.account, key.region, key.key_id)
-            if where in seen:
-                raise self.fail(f"Keys[{index}] ({key.key_id})", "the file names this key twice")
-            seen.add(where)
+            for region in (key.region, *key.replicas):
+                where = (key.account, region, key.key_id)
+                if where in seen:
+                    raise self.fail(f"Keys[{index}] ({key.key_id})", f"the file names this key twice in {region}")
+                seen.add(where)
             plan.keys.append(key)
             plan.aliases += [(key.account, key.region, name, key.key_id) for name in aliases]
         plan.aliases += self._aliases(document.get("Aliases") or [], plan)
@@ -256,6 +273,8 @@ class _Reader:
             raise self.fail(entry, "a multi-Region key's id starts with mrk-, and only its id does")
         materials = self._materials(entry, raw, key_spec, ctx.key_arn(key_id), origin)
         state, window = self._state(entry, raw, origin, bool(materials))
+        period = self._rotation(entry, raw, key_spec, origin)
+        replicas = self._replicas(entry, raw, ctx, multi_region)
         return SeedKey(
             account=account,
             region=region,
@@ -270,7 +289,39 @@ class _Reader:
             pending_window_days=window,
             materials=materials,
             tags=[(t["TagKey"], t["TagValue"]) for t in request.get("Tags", [])],
+            rotation_period_days=period,
+            replicas=replicas,
         ), self._alias_names(entry, raw.get("Aliases") or [])
+
+    def _rotation(self, entry: str, raw: dict, key_spec: str, origin: str) -> int | None:
+        """RotationPeriodInDays: automatic rotation enabled, as EnableKeyRotation would set it."""
+        period = raw.get("RotationPeriodInDays")
+        if period is None:
+            return None
+        if not keyspecs.is_symmetric_encryption(key_spec) or origin != "AWS_KMS":
+            raise self.fail(entry, "only SYMMETRIC_DEFAULT keys of Origin AWS_KMS rotate automatically")
+        try:
+            model.parse_input("EnableKeyRotation", {"KeyId": "k", "RotationPeriodInDays": period})
+        except errors.KMSError as exc:
+            raise self.fail(entry, exc.message) from None
+        return period
+
+    def _replicas(self, entry: str, raw: dict, ctx: RequestContext, multi_region: bool) -> list[str]:
+        """Replicas: the Regions of a multi-Region key's replicas, made as ReplicateKey makes them."""
+        regions = raw.get("Replicas") or []
+        if not isinstance(regions, list):
+            raise self.fail(entry, "Replicas must be a list of Regions")
+        if regions and not multi_region:
+            raise self.fail(entry, "only a multi-Region key (KeyId mrk-...) has Replicas")
+        if regions and raw.get("KeyState") == "PendingDeletion":
+            raise self.fail(entry, "a primary key with Replicas cannot be seeded PendingDeletion")
+        for region in regions:
+            self._region(entry, region)
+            if region == ctx.region or regions.count(region) > 1:
+                raise self.fail(entry, f"Replicas names {region} twice, or the key's own Region")
+            if _context(ctx.account, region).partition != ctx.partition:
+                raise self.fail(entry, f"replica Region {region} is not in the key's partition ({ctx.partition})")
+        return list(regions)
 
     def _create_key_request(self, entry: str, raw: dict, ctx: RequestContext) -> dict:
         """The entry as a CreateKey request, checked against the model as the call would be."""

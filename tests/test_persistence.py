@@ -88,3 +88,80 @@ def test_reset_wipes_every_account_and_region(tmp_path):
             assert client.list_keys()["Keys"] == [] and client.list_aliases()["Aliases"] == []
 
 
+
+
+def test_rotations_replicas_and_import_tokens_survive_a_restart(tmp_path):
+    from test_imports import wrap
+
+    db = tmp_path / "kms.db"
+    srv = start_server("--db", str(db))
+    kms = make_client(srv.endpoint)
+    key_id = kms.create_key(MultiRegion=True)["KeyMetadata"]["KeyId"]
+    old = kms.encrypt(KeyId=key_id, Plaintext=b"old")["CiphertextBlob"]
+    kms.rotate_key_on_demand(KeyId=key_id)
+    kms.enable_key_rotation(KeyId=key_id, RotationPeriodInDays=90)
+    kms.replicate_key(KeyId=key_id, ReplicaRegion="eu-west-1")
+    new = kms.encrypt(KeyId=key_id, Plaintext=b"new")["CiphertextBlob"]
+    external = kms.create_key(Origin="EXTERNAL")["KeyMetadata"]["KeyId"]
+    params = kms.get_parameters_for_import(KeyId=external, WrappingAlgorithm="RSA_AES_KEY_WRAP_SHA_256",
+                                           WrappingKeySpec="RSA_2048")
+    rotations = kms.list_key_rotations(KeyId=key_id)["Rotations"]
+    status = kms.get_key_rotation_status(KeyId=key_id)
+    srv.stop(signal.SIGKILL)
+
+    with start_server("--db", str(db)) as srv:
+        kms = make_client(srv.endpoint)
+        replica = make_client(srv.endpoint, region="eu-west-1")
+        assert kms.list_key_rotations(KeyId=key_id)["Rotations"] == rotations
+        assert kms.get_key_rotation_status(KeyId=key_id) | {"ResponseMetadata": None} == status | {"ResponseMetadata": None}
+        assert replica.decrypt(CiphertextBlob=old)["Plaintext"] == b"old"
+        assert replica.decrypt(CiphertextBlob=new)["Plaintext"] == b"new"
+        # A token issued before the restart still unwraps with its own wrapping key.
+        kms.import_key_material(KeyId=external, ImportToken=params["ImportToken"],
+                                EncryptedKeyMaterial=wrap(params["PublicKey"], "RSA_AES_KEY_WRAP_SHA_256", bytes(32)),
+                                ExpirationModel="KEY_MATERIAL_DOES_NOT_EXPIRE")
+        assert kms.describe_key(KeyId=external)["KeyMetadata"]["KeyState"] == "Enabled"
+
+
+def test_a_schema_1_database_is_upgraded(tmp_path):
+    """A file written before key material had metadata opens, keeps its keys and ciphertexts,
+    and counts as schema 2 after."""
+    import sqlite3
+
+    db = tmp_path / "kms.db"
+    with start_server("--db", str(db)) as srv:
+        kms = make_client(srv.endpoint)
+        key_id = kms.create_key()["KeyMetadata"]["KeyId"]
+        blob = kms.encrypt(KeyId=key_id, Plaintext=b"from schema 1")["CiphertextBlob"]
+        kms.schedule_key_deletion(KeyId=kms.create_key()["KeyMetadata"]["KeyId"], PendingWindowInDays=7)
+        before = kms.describe_key(KeyId=key_id)["KeyMetadata"]
+    # Rewrite the file as schema 1 had it.
+    conn = sqlite3.connect(db, isolation_level=None)
+    conn.executescript("""
+        DROP INDEX keys_due_at;
+        ALTER TABLE keys RENAME COLUMN due_at TO delete_at;
+        CREATE INDEX keys_delete_at ON keys (delete_at) WHERE delete_at IS NOT NULL;
+        CREATE TABLE km1 (account TEXT NOT NULL, region TEXT NOT NULL, key_id TEXT NOT NULL,
+            version INTEGER NOT NULL, material BLOB NOT NULL, created REAL NOT NULL,
+            PRIMARY KEY (account, region, key_id, version));
+        INSERT INTO km1 SELECT account, region, key_id, version, material, created FROM key_material;
+        DROP TABLE key_material;
+        ALTER TABLE km1 RENAME TO key_material;
+        DROP TABLE import_tokens;
+        UPDATE meta SET value = '1' WHERE name = 'schema_version';
+    """)
+    conn.close()
+
+    with start_server("--db", str(db)) as srv:
+        kms = make_client(srv.endpoint)
+        after = kms.describe_key(KeyId=key_id)["KeyMetadata"]
+        assert after == before
+        out = kms.decrypt(CiphertextBlob=blob)
+        assert out["Plaintext"] == b"from schema 1" and out["KeyMaterialId"] == before["CurrentKeyMaterialId"]
+        kms.rotate_key_on_demand(KeyId=key_id)
+        assert kms.decrypt(CiphertextBlob=blob)["Plaintext"] == b"from schema 1"
+        assert len(kms.list_keys()["Keys"]) == 2
+    conn = sqlite3.connect(db)
+    assert conn.execute("SELECT value FROM meta WHERE name = 'schema_version'").fetchone() == ("2",)
+    assert conn.execute("SELECT COUNT(*) FROM keys WHERE due_at IS NOT NULL").fetchone() == (1,)
+    conn.close()

@@ -33,6 +33,7 @@ SIGNING_PEM = next(k["KeyMaterial"] for k in yaml.safe_load(Path(KEYS_YAML).read
                    if k["KeyId"] == SIGNING)
 KEY = "abababab-abab-4bab-8bab-abababababab"
 OTHER = "cdcdcdcd-cdcd-4cdc-8cdc-cdcdcdcdcdcd"
+MRK = "mrk-1234abcd12ab34cd56ef1234567890ab"
 
 
 @pytest.fixture(scope="module")
@@ -88,6 +89,22 @@ def test_fixed_asymmetric_material_is_the_files(kms):
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     signature = kms.sign(KeyId=SIGNING, Message=b"m", SigningAlgorithm="ECDSA_SHA_256")["Signature"]
     private.public_key().verify(signature, b"m", ec.ECDSA(hashes.SHA256()))
+
+
+def test_a_seeded_multi_region_key_has_its_replica_and_rotates(seeded, kms):
+    replica = make_client(seeded.endpoint, "eu-west-1", ACCOUNT)
+    there = replica.describe_key(KeyId=MRK)["KeyMetadata"]
+    assert there["MultiRegionConfiguration"]["MultiRegionKeyType"] == "REPLICA"
+    assert there["MultiRegionConfiguration"]["PrimaryKey"]["Region"] == "us-east-1"
+    assert there["Description"] == "" and there["CurrentKeyMaterialId"] == \
+        kms.describe_key(KeyId=MRK)["KeyMetadata"]["CurrentKeyMaterialId"]
+    blob = kms.encrypt(KeyId=MRK, Plaintext=b"crosses")["CiphertextBlob"]
+    assert replica.decrypt(CiphertextBlob=blob)["Plaintext"] == b"crosses"
+    status = replica.get_key_rotation_status(KeyId=MRK)
+    assert status["KeyRotationEnabled"] is True and status["RotationPeriodInDays"] == 180
+    seeded.clock.advance(days=181)
+    assert [r["RotationType"] for r in replica.list_key_rotations(KeyId=MRK)["Rotations"]] == ["AUTOMATIC"]
+    assert replica.decrypt(CiphertextBlob=blob)["Plaintext"] == b"crosses"
 
 
 def test_a_rotated_key_has_every_version(seeded, tmp_path):
@@ -219,6 +236,16 @@ def test_the_server_refuses_to_start_on_a_bad_file(tmp_path):
          "an alias entry has exactly AliasName and TargetKeyId"),
         ({"Keys": [{"KeyId": KEY}], "Aliases": [{"AliasName": "alias/a", "TargetKeyId": OTHER}]}, "Aliases[0]",
          f"TargetKeyId '{OTHER}' is not a key of this file"),
+        ({"Keys": [{"KeyId": KEY, "Replicas": ["eu-west-1"]}]}, f"Keys[0] ({KEY})", "only a multi-Region key"),
+        ({"Keys": [{"KeyId": MRK, "Replicas": ["us-east-1"]}]}, f"Keys[0] ({MRK})", "the key's own Region"),
+        ({"Keys": [{"KeyId": MRK, "Replicas": ["cn-north-1"]}]}, f"Keys[0] ({MRK})", "not in the key's partition"),
+        ({"Keys": [{"KeyId": MRK, "Replicas": "eu-west-1"}]}, f"Keys[0] ({MRK})", "Replicas must be a list"),
+        ({"Keys": [{"KeyId": MRK, "Replicas": ["eu-west-1"]}, {"KeyId": MRK, "Region": "eu-west-1"}]},
+         f"Keys[1] ({MRK})", "the file names this key twice in eu-west-1"),
+        ({"Keys": [{"KeyId": KEY, "RotationPeriodInDays": 30}]}, f"Keys[0] ({KEY})",
+         "Member must have value greater than or equal to 90"),
+        ({"Keys": [{"KeyId": KEY, "Origin": "EXTERNAL", "RotationPeriodInDays": 90}]}, f"Keys[0] ({KEY})",
+         "only SYMMETRIC_DEFAULT keys of Origin AWS_KMS rotate automatically"),
     ],
 )
 def test_every_mistake_is_named(tmp_path, document, entry, reason):
