@@ -92,7 +92,7 @@ def test_fixed_asymmetric_material_is_the_files(kms):
 
 
 def test_a_seeded_multi_region_key_has_its_replica_and_rotates(seeded, kms):
-    replica = make_client(seeded.endpoint, "eu-west-1", ACCOUNT)
+    replica = make_client(seeded.endpoint, "ap-southeast-2", ACCOUNT)
     there = replica.describe_key(KeyId=MRK)["KeyMetadata"]
     assert there["MultiRegionConfiguration"]["MultiRegionKeyType"] == "REPLICA"
     assert there["MultiRegionConfiguration"]["PrimaryKey"]["Region"] == "us-east-1"

@@ -63,26 +63,23 @@ def rotate(ctx: RequestContext, key: KeyRecord, at: float, rotation_type: str) -
     NON_CURRENT, and new material (or, for imported keys, the material PENDING_ROTATION) becomes
     CURRENT. Callers update and store ``key``; the other copies are stored here."""
     group = copies(ctx, key)
-    pending = ctx.tx.key_materials(key)
-    promoted = next((m for m in pending if m.state.startswith("PENDING")), None)
+    promoted = ctx.tx.pending_key_material(key)
     material_id = promoted.material_id if promoted else ctx.rng.token_bytes(32).hex()
     secret = None if promoted else software.generate_key_material(key.key_spec, ctx.rng)
     for copy in group:
-        materials = ctx.tx.key_materials(copy)
-        for record in materials:
-            if record.state == "CURRENT":
-                record.state = "NON_CURRENT"
-                ctx.tx.update_key_material(copy, record)
-        existing = next((m for m in materials if m.material_id == material_id), None)
+        current = ctx.tx.key_material(copy)
+        if current is not None:
+            current.state = "NON_CURRENT"
+            ctx.tx.update_key_material(copy, current)
+        existing = ctx.tx.key_material_by_id(copy, material_id) if promoted else None
         if existing is not None:
             existing.state, existing.rotation_date, existing.rotation_type = "CURRENT", at, rotation_type
             ctx.tx.update_key_material(copy, existing)
             copy.current_key_material_id = material_id
         else:
-            version = max((m.version for m in materials), default=0) + 1
             add_material(ctx, copy, MaterialRecord(
-                version=version, material_id=material_id, material=secret, created=at,
-                rotation_date=at, rotation_type=rotation_type,
+                version=ctx.tx.last_material_version(copy) + 1, material_id=material_id,
+                material=secret, created=at, rotation_date=at, rotation_type=rotation_type,
             ))
         refresh_expiry(ctx, copy)
         if copy is not key:

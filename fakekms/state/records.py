@@ -3,7 +3,19 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
+from functools import cache
+
+
+@cache
+def _names(cls) -> frozenset[str]:
+    return frozenset(f.name for f in fields(cls))
+
+
+def _shallow(record) -> dict:
+    """The record's fields as a dict: ``dataclasses.asdict`` without its deep copies, which
+    cost more than the JSON encoding itself."""
+    return {name: getattr(record, name) for name in _names(type(record))}
 
 
 @dataclass
@@ -65,12 +77,12 @@ class KeyRecord:
         return None
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), separators=(",", ":"))
+        return json.dumps(_shallow(self), separators=(",", ":"))
 
     @classmethod
     def from_json(cls, text: str) -> "KeyRecord":
         data = json.loads(text)
-        known = {f.name for f in fields(cls)}
+        known = _names(cls)
         return cls(**{k: v for k, v in data.items() if k in known})
 
 
@@ -111,7 +123,7 @@ class MaterialRecord:
 
     def doc(self) -> str:
         """The metadata kept beside the material bytes."""
-        data = asdict(self)
+        data = _shallow(self)
         for column in ("version", "material", "created", "state"):
             del data[column]
         return json.dumps(data, separators=(",", ":"))
@@ -119,6 +131,6 @@ class MaterialRecord:
     @classmethod
     def from_row(cls, version: int, material, created: float, state: str, doc: str) -> "MaterialRecord":
         data = json.loads(doc)
-        known = {f.name for f in fields(cls)}
+        known = _names(cls)
         return cls(version=version, material=bytes(material) if material is not None else None,
                    created=created, state=state, **{k: v for k, v in data.items() if k in known})

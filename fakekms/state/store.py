@@ -283,6 +283,29 @@ class Transaction:
         row = self._conn.execute(_MATERIAL_SELECT + where, args).fetchone()
         return MaterialRecord.from_row(*row) if row else None
 
+    def pending_key_material(self, key: KeyRecord) -> MaterialRecord | None:
+        """The imported material waiting for an on-demand rotation, if any."""
+        row = self._conn.execute(
+            _MATERIAL_SELECT + " WHERE account = ? AND region = ? AND key_id = ? AND state LIKE 'PENDING%'",
+            (key.account, key.region, key.key_id),
+        ).fetchone()
+        return MaterialRecord.from_row(*row) if row else None
+
+    def key_material_by_id(self, key: KeyRecord, material_id: str) -> MaterialRecord | None:
+        row = self._conn.execute(
+            _MATERIAL_SELECT + " WHERE account = ? AND region = ? AND key_id = ?"
+            " AND json_extract(doc, '$.material_id') = ?",
+            (key.account, key.region, key.key_id, material_id),
+        ).fetchone()
+        return MaterialRecord.from_row(*row) if row else None
+
+    def last_material_version(self, key: KeyRecord) -> int:
+        """The newest version number of a key's material; 0 if it has none."""
+        return self._conn.execute(
+            "SELECT COALESCE(MAX(version), 0) FROM key_material WHERE account = ? AND region = ? AND key_id = ?",
+            (key.account, key.region, key.key_id),
+        ).fetchone()[0]
+
     def key_materials(self, key: KeyRecord) -> list[MaterialRecord]:
         """Every version of a key's material, oldest first."""
         rows = self._conn.execute(
