@@ -257,11 +257,8 @@ def delete_imported_key_material(ctx: RequestContext, req: dict) -> dict:
         group = materials.copies(ctx, key) if not key.is_replica else [key]
         for copy in group:
             ctx.tx.delete_key_material(copy, record.version)
+        materials.refresh_expiry(ctx, key)
+        ctx.tx.update_key(key)
     else:
-        record.material = None
-        ctx.tx.update_key_material(key, record)
-        if key.key_state not in ("PendingDeletion", "PendingReplicaDeletion"):
-            key.key_state = "PendingImport"
-    materials.refresh_expiry(ctx, key)
-    ctx.tx.update_key(key)
+        materials.remove_imported(ctx, key, [record])
     return {"KeyId": key.arn, "KeyMaterialId": record.material_id}

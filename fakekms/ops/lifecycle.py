@@ -63,11 +63,6 @@ def _delete(ctx: RequestContext, key: KeyRecord, at: float) -> None:
 
 def _expire(ctx: RequestContext, key: KeyRecord, at: float) -> None:
     """Imported material past its ValidTo is deleted; the key waits for it to be imported again."""
-    for record in ctx.tx.key_materials(key):
-        if record.material is not None and record.valid_to is not None and record.valid_to <= at:
-            record.material = None
-            ctx.tx.update_key_material(key, record)
-    if key.key_state not in ("PendingDeletion", "PendingReplicaDeletion"):
-        key.key_state = "PendingImport"
-    materials.refresh_expiry(ctx, key)
-    ctx.tx.update_key(key)
+    expired = [m for m in ctx.tx.key_materials(key) if m.material is not None
+               and not m.state.startswith("PENDING") and m.valid_to is not None and m.valid_to <= at]
+    materials.remove_imported(ctx, key, expired)

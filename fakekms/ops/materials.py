@@ -97,6 +97,18 @@ def share_rotation_settings(ctx: RequestContext, key: KeyRecord) -> None:
     ctx.tx.update_key(key)
 
 
+def remove_imported(ctx: RequestContext, key: KeyRecord, records: list[MaterialRecord]) -> None:
+    """Deletes imported material (deleted or expired): the key waits in PendingImport for the
+    same material to be imported again, unless it is already on its way to deletion."""
+    for record in records:
+        record.material = None
+        ctx.tx.update_key_material(key, record)
+    if key.key_state not in ("PendingDeletion", "PendingReplicaDeletion"):
+        key.key_state = "PendingImport"
+    refresh_expiry(ctx, key)
+    ctx.tx.update_key(key)
+
+
 def refresh_expiry(ctx: RequestContext, key: KeyRecord) -> None:
     """Mirrors the key's imported material on the key: ExpirationModel and the earliest ValidTo
     of the material now imported (KeyMetadata's ValidTo, and the key's next expiry)."""
