@@ -54,7 +54,7 @@ def multi_region_configuration(ctx: RequestContext, key: KeyRecord) -> dict:
     group = materials.copies(ctx, key)
     primary = next((k for k in group if k.multi_region_type == "PRIMARY"), None)
     return {
-        "MultiRegionKeyType": key.multi_region_type or "PRIMARY",
+        "MultiRegionKeyType": key.multi_region_type,
         "PrimaryKey": {"Arn": primary.arn, "Region": primary.region} if primary else None,
         "ReplicaKeys": [{"Arn": k.arn, "Region": k.region} for k in sorted(group, key=lambda k: k.region)
                         if k.is_replica],
