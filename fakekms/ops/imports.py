@@ -177,8 +177,7 @@ def import_key_material(ctx: RequestContext, req: dict) -> dict:
         materials.add_material(ctx, key, record)
     if record.state == "PENDING_MULTI_REGION_IMPORT_AND_ROTATION":
         _pending_everywhere_yet(ctx, key, record)
-    complete = all(m.material is not None for m in ctx.tx.key_materials(key) if not m.state.startswith("PENDING"))
-    if complete and key.key_state == "PendingImport":
+    if key.key_state == "PendingImport" and materials.imported_in_full(ctx, key):
         key.key_state = "Enabled"
     materials.refresh_expiry(ctx, key)
     ctx.tx.update_key(key)
@@ -203,7 +202,7 @@ def _new_material(ctx: RequestContext, key: KeyRecord, req: dict, existing: list
         )
     if existing and not keyspecs.is_symmetric_encryption(key.key_spec):
         raise _not_same_material(key)
-    if any(m.state.startswith("PENDING") for m in existing):
+    if any(m.pending for m in existing):
         raise errors.KMSInvalidStateException(
             f"{key.arn} already has key material pending rotation; rotate it (RotateKeyOnDemand) or "
             "delete it (DeleteImportedKeyMaterial) first."
@@ -252,7 +251,7 @@ def delete_imported_key_material(ctx: RequestContext, req: dict) -> dict:
             raise errors.NotFoundException(f"Key material {wanted} is not associated with {key.arn}.")
     if record is None:  # nothing was ever imported
         return {"KeyId": key.arn}
-    if record.state.startswith("PENDING"):
+    if record.pending:
         # Not yet part of the key: it goes entirely (from a primary, from its replicas too).
         group = materials.copies(ctx, key) if not key.is_replica else [key]
         for copy in group:

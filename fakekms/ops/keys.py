@@ -125,30 +125,16 @@ def create_key(ctx: RequestContext, req: dict) -> dict:
     tags = req.get("Tags", [])
     validate_new_tags(tags, existing=[])
 
-    multi_region = bool(req.get("MultiRegion", False))
-    key_id = ctx.rng.key_id(multi_region)
-    while ctx.tx.get_key(ctx.account, ctx.region, key_id) is not None:
-        # Only a seeded generator restarted over a persistent store repeats an id; draw again.
-        key_id = ctx.rng.key_id(multi_region)
-    key = KeyRecord(
-        account=ctx.account,
-        region=ctx.region,
-        key_id=key_id,
-        arn=ctx.key_arn(key_id),
-        creation_date=ctx.now,
+    key = materials.new_key(
+        ctx,
+        multi_region=bool(req.get("MultiRegion", False)),
         key_spec=key_spec,
         key_usage=key_usage,
         key_state="PendingImport" if origin == "EXTERNAL" else "Enabled",
         origin=origin,
         description=req.get("Description", ""),
         policy=policy if policy is not None else default_policy(ctx),
-        multi_region=multi_region,
-        multi_region_type="PRIMARY" if multi_region else None,
     )
-    if origin == "AWS_KMS":
-        materials.add_material(ctx, key, materials.first_material(ctx, key))
-    ctx.tx.insert_key(key)
-    ctx.touch(key)
     for tag in tags:
         ctx.tx.put_tag(key, tag["TagKey"], tag["TagValue"])
     return {"KeyMetadata": key_metadata(ctx, key)}
@@ -225,9 +211,8 @@ def schedule_key_deletion(ctx: RequestContext, req: dict) -> dict:
 @operation("CancelKeyDeletion")
 def cancel_key_deletion(ctx: RequestContext, req: dict) -> dict:
     key = find_key(ctx, req["KeyId"])
-    complete = all(m.material is not None for m in ctx.tx.key_materials(key)
-                   if not m.state.startswith("PENDING"))
-    key.key_state = "Disabled" if complete and ctx.tx.key_material(key) else "PendingImport"
+    has_material = ctx.tx.key_material(key) is not None and materials.imported_in_full(ctx, key)
+    key.key_state = "Disabled" if has_material else "PendingImport"
     key.deletion_date = None
     key.pending_deletion_window_days = None
     ctx.tx.update_key(key)

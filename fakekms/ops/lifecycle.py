@@ -64,5 +64,5 @@ def _delete(ctx: RequestContext, key: KeyRecord, at: float) -> None:
 def _expire(ctx: RequestContext, key: KeyRecord, at: float) -> None:
     """Imported material past its ValidTo is deleted; the key waits for it to be imported again."""
     expired = [m for m in ctx.tx.key_materials(key) if m.material is not None
-               and not m.state.startswith("PENDING") and m.valid_to is not None and m.valid_to <= at]
+               and not m.pending and m.valid_to is not None and m.valid_to <= at]
     materials.remove_imported(ctx, key, expired)

@@ -59,13 +59,8 @@ def managed_policy(ctx: RequestContext, service: str) -> str:
 def create(ctx: RequestContext, alias_name: str) -> KeyRecord:
     """The AWS managed key for ``alias/aws/<service>``, made now with its alias."""
     service = alias_name[len(PREFIX):]
-    key_id = ctx.rng.key_id()
-    key = KeyRecord(
-        account=ctx.account,
-        region=ctx.region,
-        key_id=key_id,
-        arn=ctx.key_arn(key_id),
-        creation_date=ctx.now,
+    key = materials.new_key(
+        ctx,
         key_spec="SYMMETRIC_DEFAULT",
         key_usage="ENCRYPT_DECRYPT",
         key_state="Enabled",
@@ -76,9 +71,7 @@ def create(ctx: RequestContext, alias_name: str) -> KeyRecord:
         rotation_period_days=ROTATION_PERIOD,
         next_rotation_date=ctx.now + ROTATION_PERIOD * materials.DAY,
     )
-    materials.add_material(ctx, key, materials.first_material(ctx, key))
-    ctx.tx.insert_key(key)
-    ctx.tx.insert_alias(AliasRecord(ctx.account, ctx.region, alias_name, key_id, ctx.now, ctx.now))
+    ctx.tx.insert_alias(AliasRecord(ctx.account, ctx.region, alias_name, key.key_id, ctx.now, ctx.now))
     return key
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 
-from .. import keyspecs
+from .. import errors, keyspecs
 from ..context import RequestContext
 from ..crypto import software
 from ..state import KeyRecord, MaterialRecord
@@ -23,6 +23,21 @@ def copies(ctx: RequestContext, key: KeyRecord) -> list[KeyRecord]:
         return [key]
     others = [k for k in ctx.tx.key_copies(key.account, key.key_id) if k.region != key.region]
     return [key, *others]
+
+
+def require_not_replica(ctx: RequestContext, key: KeyRecord) -> None:
+    """What only a multi-Region primary may do (replicate, set or run rotation) is refused on a
+    replica, naming its primary."""
+    if key.is_replica:
+        raise errors.UnsupportedOperationException(
+            f"{key.arn} is a multi-Region replica key; call {ctx.operation} on its primary key "
+            f"{primary_of(ctx, key).arn}."
+        )
+
+
+def imported_in_full(ctx: RequestContext, key: KeyRecord) -> bool:
+    """Whether every material that is part of the key (not one pending rotation) is present."""
+    return all(m.material is not None for m in ctx.tx.key_materials(key) if not m.pending)
 
 
 def primary_of(ctx: RequestContext, key: KeyRecord) -> KeyRecord:
@@ -40,6 +55,23 @@ def imported_material_id(key_id: str, material: bytes) -> str:
     does, so the same material imported again (or into a replica, which shares the key id) has
     the same id, and different material a different one."""
     return hmac.new(key_id.encode(), material, hashlib.sha256).hexdigest()
+
+
+def new_key(ctx: RequestContext, *, multi_region: bool = False, **attributes) -> KeyRecord:
+    """A new key in the caller's account and Region, stored with its first key material (none
+    for imported keys): an unused id, its ARN and the creation date, plus ``attributes``."""
+    key_id = ctx.rng.key_id(multi_region)
+    while ctx.tx.get_key(ctx.account, ctx.region, key_id) is not None:
+        # Only a seeded generator restarted over a persistent store repeats an id; draw again.
+        key_id = ctx.rng.key_id(multi_region)
+    key = KeyRecord(account=ctx.account, region=ctx.region, key_id=key_id, arn=ctx.key_arn(key_id),
+                    creation_date=ctx.now, multi_region=multi_region,
+                    multi_region_type="PRIMARY" if multi_region else None, **attributes)
+    if key.origin == "AWS_KMS":
+        add_material(ctx, key, first_material(ctx, key))
+    ctx.tx.insert_key(key)
+    ctx.touch(key)
+    return key
 
 
 def first_material(ctx: RequestContext, key: KeyRecord) -> MaterialRecord:
@@ -103,7 +135,7 @@ def remove_imported(ctx: RequestContext, key: KeyRecord, records: list[MaterialR
     for record in records:
         record.material = None
         ctx.tx.update_key_material(key, record)
-    if key.key_state not in ("PendingDeletion", "PendingReplicaDeletion"):
+    if not key.pending_deletion:
         key.key_state = "PendingImport"
     refresh_expiry(ctx, key)
     ctx.tx.update_key(key)
@@ -115,7 +147,7 @@ def refresh_expiry(ctx: RequestContext, key: KeyRecord) -> None:
     if key.origin != "EXTERNAL":
         return
     present = [m for m in ctx.tx.key_materials(key)
-               if m.material is not None and not m.state.startswith("PENDING")]
+               if m.material is not None and not m.pending]
     expiring = [m.valid_to for m in present if m.valid_to is not None]
     key.valid_to = min(expiring) if expiring else None
     models = [m.expiration_model for m in present if m.expiration_model]

@@ -23,11 +23,7 @@ from .tags import validate_new_tags
 def _require_primary(key: KeyRecord, ctx: RequestContext) -> None:
     if not key.multi_region:
         raise errors.UnsupportedOperationException(f"{key.arn} is not a multi-Region key.")
-    if key.is_replica:
-        primary = materials.primary_of(ctx, key)
-        raise errors.UnsupportedOperationException(
-            f"{key.arn} is a multi-Region replica key; use its primary key {primary.arn}."
-        )
+    materials.require_not_replica(ctx, key)
 
 
 def _in_region(ctx: RequestContext, region: str) -> RequestContext:
@@ -102,7 +98,7 @@ def update_primary_region(ctx: RequestContext, req: dict) -> None:
             f"Key '{_in_region(ctx, region).key_arn(key.key_id)}' does not exist",
             detail=f"no replica of {key.key_id} in {region}",
         )
-    if replica.key_state in ("PendingDeletion", "PendingReplicaDeletion"):
+    if replica.pending_deletion:
         raise errors.KMSInvalidStateException(f"{replica.arn} is pending deletion.")
     key.multi_region_type, replica.multi_region_type = "REPLICA", "PRIMARY"
     ctx.touch(replica)

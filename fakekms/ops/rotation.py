@@ -52,19 +52,10 @@ def _rotating_key(ctx: RequestContext, req: dict, *, imported_ok: bool = False) 
     return key
 
 
-def _require_primary(ctx: RequestContext, key: KeyRecord) -> None:
-    if key.is_replica:
-        primary = materials.primary_of(ctx, key)
-        raise errors.UnsupportedOperationException(
-            f"{key.arn} is a multi-Region replica key; call {ctx.operation} on its primary key "
-            f"{primary.arn}."
-        )
-
-
 @operation("EnableKeyRotation")
 def enable_key_rotation(ctx: RequestContext, req: dict) -> None:
     key = _rotating_key(ctx, req)
-    _require_primary(ctx, key)
+    materials.require_not_replica(ctx, key)
     period = req.get("RotationPeriodInDays", DEFAULT_ROTATION_PERIOD)
     if key.rotation_enabled and key.next_rotation_date is not None:
         # A new period counts from the same start: the last rotation, or the day it was enabled.
@@ -80,7 +71,7 @@ def enable_key_rotation(ctx: RequestContext, req: dict) -> None:
 @operation("DisableKeyRotation")
 def disable_key_rotation(ctx: RequestContext, req: dict) -> None:
     key = _rotating_key(ctx, req)
-    _require_primary(ctx, key)
+    materials.require_not_replica(ctx, key)
     key.rotation_enabled = False
     key.rotation_period_days = None
     key.next_rotation_date = None
@@ -91,7 +82,7 @@ def disable_key_rotation(ctx: RequestContext, req: dict) -> None:
 def get_key_rotation_status(ctx: RequestContext, req: dict) -> dict:
     key = _rotating_key(ctx, req)
     # A key pending deletion does not rotate; cancelling the deletion restores its status.
-    enabled = key.rotation_enabled and key.key_state not in ("PendingDeletion", "PendingReplicaDeletion")
+    enabled = key.rotation_enabled and not key.pending_deletion
     result = {"KeyRotationEnabled": enabled, "KeyId": key.arn}
     if enabled:
         result["RotationPeriodInDays"] = key.rotation_period_days
@@ -102,7 +93,7 @@ def get_key_rotation_status(ctx: RequestContext, req: dict) -> dict:
 @operation("RotateKeyOnDemand")
 def rotate_key_on_demand(ctx: RequestContext, req: dict) -> dict:
     key = _rotating_key(ctx, req, imported_ok=True)
-    _require_primary(ctx, key)
+    materials.require_not_replica(ctx, key)
     if key.on_demand_rotations >= on_demand_limit():
         raise errors.LimitExceededException(
             f"{key.arn} has had the maximum of {on_demand_limit()} on-demand rotations."
@@ -117,13 +108,13 @@ def rotate_key_on_demand(ctx: RequestContext, req: dict) -> dict:
 
 def _require_pending_material(ctx: RequestContext, key: KeyRecord) -> None:
     """Rotating imported material needs new material imported for it, in every Region's copy."""
-    pending = [m for m in ctx.tx.key_materials(key) if m.state.startswith("PENDING")]
-    if not pending:
+    pending = ctx.tx.pending_key_material(key)
+    if pending is None:
         raise errors.KMSInvalidStateException(
             f"{key.arn} has no key material pending rotation; import new key material "
             "(ImportType NEW_KEY_MATERIAL) before rotating on demand."
         )
-    if pending[0].state == "PENDING_MULTI_REGION_IMPORT_AND_ROTATION":
+    if pending.state == "PENDING_MULTI_REGION_IMPORT_AND_ROTATION":
         raise errors.KMSInvalidStateException(
             f"The key material pending rotation of {key.arn} is not yet imported into every "
             "replica key."

@@ -57,6 +57,11 @@ class KeyRecord:
     def is_replica(self) -> bool:
         return self.multi_region_type == "REPLICA"
 
+    @property
+    def pending_deletion(self) -> bool:
+        """On its way to deletion: waiting out its window, or (a primary) for its replicas."""
+        return self.key_state in ("PendingDeletion", "PendingReplicaDeletion")
+
     def due_at(self) -> float | None:
         """When time next changes this key by itself: its deletion, its next automatic rotation
         or the expiry of imported key material, whichever comes first; None if nothing will."""
@@ -117,6 +122,11 @@ class MaterialRecord:
     expiration_model: str | None = None
     valid_to: float | None = None
     description: str | None = None
+
+    @property
+    def pending(self) -> bool:
+        """Imported for a coming on-demand rotation, not yet part of the key."""
+        return self.state.startswith("PENDING")
 
     @property
     def import_state(self) -> str | None:
