@@ -11,11 +11,15 @@ from __future__ import annotations
 
 import datetime
 import json
+import logging
 import threading
 import uuid
 
 from . import model
 from .context import RequestContext
+from .state import KeyUse, Store
+
+log = logging.getLogger("fakekms")
 
 EVENT_VERSION = "1.08"
 
@@ -101,11 +105,12 @@ def build_event(
 ) -> dict:
     """The CloudTrail event for one call; ``error`` is the KMSError it failed with, if it did."""
     operation = ctx.operation
+    caller = ctx.caller
     identity = {
-        "type": "Root",
-        "principalId": ctx.account,
-        "arn": ctx.root_arn(),
-        "accountId": ctx.account,
+        "type": caller.type if caller else "Root",
+        "principalId": caller.account if caller else ctx.account,
+        "arn": caller.arn if caller else ctx.root_arn(),
+        "accountId": caller.account if caller else ctx.account,
     }
     if ctx.access_key_id:
         identity["accessKeyId"] = ctx.access_key_id
@@ -157,6 +162,35 @@ def concerns(event: dict, key: str) -> bool:
     arns = [r["ARN"] for r in event.get("resources", [])]
     named = (event.get("requestParameters") or {}).get("keyId")
     return key in arns or any(arn.endswith("/" + key) for arn in arns) or key == named
+
+
+class AuditLog:
+    """Where every call's event goes, once the call's own transaction has ended: the store (in
+    a short transaction of its own, with the key use GetKeyLastUsage reports) and, if given,
+    the ``--audit-log`` file."""
+
+    def __init__(self, store: Store, path: str | None = None) -> None:
+        self.store = store
+        self.file = AuditFile(path) if path else None
+
+    def record(self, ctx: RequestContext, params: dict | None, result: dict | None = None,
+               error=None) -> None:
+        event = build_event(ctx, params, result, error)
+        try:
+            with self.store.transaction() as tx:
+                tx.add_audit_event(ctx.now, ctx.operation, json.dumps(event))
+                for account, region, key_id in key_uses(ctx, event):
+                    tx.record_key_use(account, region, key_id,
+                                      KeyUse(ctx.operation, ctx.now, event["eventID"], ctx.request_id))
+        except Exception:  # the answer matters more than its record
+            log.exception("%s could not record the audit event", ctx.request_id)
+            return
+        if self.file is not None:
+            self.file.write(event)
+
+    def close(self) -> None:
+        if self.file is not None:
+            self.file.close()
 
 
 class AuditFile:

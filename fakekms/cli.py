@@ -10,7 +10,7 @@ import sys
 import threading
 
 from . import __version__
-from .state.store import DEFAULT_AUDIT_RETENTION
+from .state import DEFAULT_AUDIT_RETENTION
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 4599

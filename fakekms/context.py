@@ -1,11 +1,40 @@
-"""The request context an operation runs in: who is calling, where, and when."""
+"""The request context an operation runs in: who is calling, where, when, and with what."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .authorize import Authorizer
+    from .crypto.backend import KeyBackend
+    from .state import KeyRecord, Transaction
 
 DEFAULT_ACCOUNT = "123456789012"
 DEFAULT_REGION = "us-east-1"
+
+
+def partition_of(region: str) -> str:
+    if region.startswith("cn-"):
+        return "aws-cn"
+    if region.startswith("us-gov-"):
+        return "aws-us-gov"
+    return "aws"
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who signed the request. Every caller is its account's root user until IAM identities
+    exist; the access key id is kept as the request gave it."""
+
+    account: str
+    arn: str
+    type: str = "Root"
+    access_key_id: str | None = None
+
+    @classmethod
+    def root(cls, account: str, region: str, access_key_id: str | None = None) -> "Caller":
+        return cls(account, f"arn:{partition_of(region)}:iam::{account}:root", "Root", access_key_id)
 
 
 @dataclass
@@ -15,27 +44,46 @@ class RequestContext:
     region: str
     request_id: str
     now: float
-    access_key_id: str | None = None
+    caller: Caller | None = None
     source_ip: str | None = None
     user_agent: str | None = None
-    # Set by the app for the duration of the operation: the open store transaction and the
-    # random source for ids and key material.
-    tx: object = None
-    rng: object = None
+    # Set by the pipeline: the open store transaction (None outside it), the random source, the
+    # key backend and the authorize step.
+    tx: Transaction | None = None
+    rng: Any = None
+    backend: KeyBackend | None = None
+    authorizer: Authorizer | None = None
+    # What the operation's prepare step made before the transaction (see ``ops.operation``).
+    prepared: Any = None
+    # Material references made for this call: destroyed if its transaction does not commit.
+    generated: list = field(default_factory=list)
+    # Material references of deleted keys: destroyed once the deletion commits.
+    retired: list = field(default_factory=list)
     # The keys the call touched, ARN -> (account, Region, key id): the audit event's resources.
     keys: dict = field(default_factory=dict)
 
-    def touch(self, key) -> None:
-        """Notes that the call used ``key`` (a KeyRecord), found or made."""
+    @property
+    def access_key_id(self) -> str | None:
+        return self.caller.access_key_id if self.caller else None
+
+    def touch(self, key: KeyRecord) -> None:
+        """Notes that the call used ``key``, found or made."""
         self.keys.setdefault(key.arn, (key.account, key.region, key.key_id))
+
+    def backend_for(self, key: KeyRecord) -> KeyBackend:
+        """The backend that holds ``key``'s material (every key's is software today; a key in a
+        custom key store will name its own)."""
+        return self.backend
+
+    def generate(self, key_spec: str) -> bytes:
+        """New material from the default backend, destroyed again if the call does not commit."""
+        ref = self.backend.generate(key_spec)
+        self.generated.append(ref)
+        return ref
 
     @property
     def partition(self) -> str:
-        if self.region.startswith("cn-"):
-            return "aws-cn"
-        if self.region.startswith("us-gov-"):
-            return "aws-us-gov"
-        return "aws"
+        return partition_of(self.region)
 
     def key_arn(self, key_id: str) -> str:
         return f"arn:{self.partition}:kms:{self.region}:{self.account}:key/{key_id}"

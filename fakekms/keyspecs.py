@@ -77,3 +77,34 @@ def is_hmac(key_spec: str) -> bool:
 
 def is_asymmetric(key_spec: str) -> bool:
     return not (is_symmetric_encryption(key_spec) or is_hmac(key_spec))
+
+
+# Bytes of each digest an algorithm name ends in (..._SHA_256).
+_DIGEST_BYTES = {"SHA_1": 20, "SHA_256": 32, "SHA_384": 48, "SHA_512": 64}
+
+
+def _digest_bytes_of(algorithm: str) -> int:
+    return _DIGEST_BYTES[algorithm[algorithm.index("SHA_"):]]
+
+
+def max_plaintext_bytes(key_spec: str, algorithm: str) -> int:
+    """OAEP's limit, k - 2*hLen - 2: 214/190 bytes for RSA_2048 with SHA-1/SHA-256, as AWS lists."""
+    return int(key_spec[4:]) // 8 - 2 * _digest_bytes_of(algorithm) - 2
+
+
+def digest_bytes(algorithm: str) -> int:
+    """How long a DIGEST message must be for ``algorithm``; 64 for ML-DSA's EXTERNAL_MU."""
+    if algorithm == "ML_DSA_SHAKE_256":
+        return 64
+    return _digest_bytes_of(algorithm)
+
+
+def message_types(algorithm: str) -> tuple[str, ...]:
+    """The MessageType values AWS accepts with ``algorithm``."""
+    if algorithm == "ED25519_SHA_512":
+        return ("RAW",)
+    if algorithm == "ED25519_PH_SHA_512":
+        return ("DIGEST",)
+    if algorithm == "ML_DSA_SHAKE_256":
+        return ("RAW", "EXTERNAL_MU")
+    return ("RAW", "DIGEST")

@@ -26,14 +26,15 @@ from typing import Any
 from . import errors, keyspecs, model
 from .context import DEFAULT_ACCOUNT, RequestContext
 from .crypto import software
+from .crypto.backend import imported_material_id
+from .ops import factory
 from .ops.aliases import check_alias_name
-from .ops.keys import DAY, DEFAULT_PENDING_WINDOW, key_spec_and_usage
+from .ops.keys import DEFAULT_PENDING_WINDOW, key_spec_and_usage
 from .ops.lookup import KEY_ID
-from .ops.policies import default_policy, validate_policy
+from .ops.policies import validate_policy
 from .ops.tags import validate_new_tags
 from .seeding import SeededRandomSource
-from .ops.materials import imported_material_id
-from .state import AliasRecord, KeyRecord, MaterialRecord
+from .state import AliasRecord, MaterialRecord
 
 _ACCOUNT = re.compile(r"\d{12}")
 _REGION = re.compile(r"[a-z]{2}(-[a-z0-9]+)+-\d+")
@@ -65,7 +66,7 @@ class SeedKey:
     origin: str
     multi_region: bool
     description: str
-    policy: str
+    policy: str | None
     key_state: str
     pending_window_days: int | None
     materials: list[bytes]
@@ -82,69 +83,54 @@ class SeedPlan:
     keys: list[SeedKey] = field(default_factory=list)
     aliases: list[tuple[str, str, str, str]] = field(default_factory=list)  # account, region, name, key id
 
-    def apply(self, tx, now: float) -> None:
-        """Writes the file's keys and aliases in the open transaction ``tx``."""
+    def apply(self, tx, now: float, backend) -> list[bytes]:
+        """Writes the file's keys and aliases in the open transaction ``tx``, their material
+        held by ``backend``; answers the material references of the keys it replaced."""
+        replaced: list[bytes] = []
         for seed in self.keys:
-            key = _write_key(tx, seed, seed.region, now)
-            for tag_key, tag_value in seed.tags:
-                tx.put_tag(key, tag_key, tag_value)
-            for region in seed.replicas:
-                _write_key(tx, seed, region, now)
+            for region in (seed.region, *seed.replicas):
+                replaced += _write_key(tx, backend, seed, region, now)
         for account, region, alias_name, key_id in self.aliases:
             tx.delete_alias(account, region, alias_name)
             tx.insert_alias(AliasRecord(account, region, alias_name, key_id, now, now))
+        return replaced
 
 
-def _write_key(tx, seed: SeedKey, region: str, now: float) -> KeyRecord:
+def _write_key(tx, backend, seed: SeedKey, region: str, now: float) -> list[bytes]:
     """One Region's copy of a seeded key: the key itself, or a replica (with its Region's
-    default policy and no tags, as ReplicateKey without them makes it)."""
-    tx.delete_key(seed.account, region, seed.key_id)
+    default policy and no tags, as ReplicateKey without them makes it), replacing any key of
+    that id; answers the replaced key's material references."""
+    replaced = [m.ref for m in tx.delete_key(seed.account, region, seed.key_id) if m.ref is not None]
     ctx = _context(seed.account, region, now)
+    ctx.tx = tx
     replica = region != seed.region
-    key = KeyRecord(
-        account=seed.account,
-        region=region,
-        key_id=seed.key_id,
-        arn=ctx.key_arn(seed.key_id),
-        creation_date=now,
-        key_spec=seed.key_spec,
-        key_usage=seed.key_usage,
-        key_state=seed.key_state,
-        origin=seed.origin,
-        description="" if replica else seed.description,
-        policy=default_policy(ctx) if replica else seed.policy,
-        multi_region=seed.multi_region,
-        multi_region_type=("REPLICA" if replica else "PRIMARY") if seed.multi_region else None,
-    )
-    if seed.key_state == "PendingDeletion":
-        key.deletion_date = now + seed.pending_window_days * DAY
-        key.pending_deletion_window_days = seed.pending_window_days
-    if seed.origin == "EXTERNAL" and seed.materials:
-        key.expiration_model = "KEY_MATERIAL_DOES_NOT_EXPIRE"
-    if seed.rotation_period_days is not None:
-        key.rotation_enabled = True
-        key.rotation_period_days = seed.rotation_period_days
-        key.next_rotation_date = now + seed.rotation_period_days * DAY
-    count = len(seed.materials)
+    external = seed.origin == "EXTERNAL"
     primary_arn = _context(seed.account, seed.region).key_arn(seed.key_id)  # every copy's ids
+    records = []
     for version, material in enumerate(seed.materials, start=1):
         record = MaterialRecord(
             version=version,
-            material_id=(imported_material_id(seed.key_id, material) if seed.origin == "EXTERNAL"
+            material_id=(imported_material_id(seed.key_id, material) if external
                          else _material_id(primary_arn, version)),
-            material=material,
+            ref=backend.load(seed.key_spec, material),
             created=now,
-            state="CURRENT" if version == count else "NON_CURRENT",
-            imported=seed.origin == "EXTERNAL",
-            expiration_model=key.expiration_model,
+            state="CURRENT" if version == len(seed.materials) else "NON_CURRENT",
+            imported=external,
+            expiration_model="KEY_MATERIAL_DOES_NOT_EXPIRE" if external else None,
         )
         if version > 1:
             record.rotation_date, record.rotation_type = now, "ON_DEMAND"
-        tx.add_key_material(key, record)
-        if version == count and keyspecs.is_symmetric_encryption(seed.key_spec):
-            key.current_key_material_id = record.material_id
-    tx.insert_key(key)
-    return key
+        records.append(record)
+    factory.seeded(
+        ctx, seed.key_id, records=records, key_spec=seed.key_spec, key_usage=seed.key_usage,
+        origin=seed.origin, key_state=seed.key_state,
+        description="" if replica else seed.description, policy=None if replica else seed.policy,
+        multi_region=seed.multi_region,
+        multi_region_type=("REPLICA" if replica else "PRIMARY") if seed.multi_region else None,
+        pending_window_days=seed.pending_window_days, rotation_period_days=seed.rotation_period_days,
+        tags=[] if replica else list(seed.tags),
+    )
+    return replaced
 
 
 def _context(account: str, region: str, now: float = 0.0) -> RequestContext:
@@ -284,7 +270,7 @@ class _Reader:
             origin=origin,
             multi_region=multi_region,
             description=request.get("Description", ""),
-            policy=request.get("Policy") or default_policy(ctx),
+            policy=request.get("Policy") or None,  # None: the factory's default policy
             key_state=state,
             pending_window_days=window,
             materials=materials,

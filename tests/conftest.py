@@ -14,7 +14,7 @@ from fakekms.app import FakeKMS
 from fakekms.control import Admin, KMSHandle, start_server
 from fakekms.inprocess import mock_kms
 from fakekms.server import build_server
-from fakekms.state import Store
+from fakekms.state import open_store
 
 REGION = "us-west-2"
 ACCOUNT = "111122223333"
@@ -100,7 +100,7 @@ class LocalServer:
 
 @pytest.fixture
 def local(tmp_path):
-    app = FakeKMS(Store(":memory:"))
+    app = FakeKMS(open_store(":memory:"))
     httpd = build_server(app, "127.0.0.1", 0)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import pytest
 from botocore.exceptions import ClientError
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from fakekms.crypto import ciphertext
 
 
 def kms_error(code: str, call, **kwargs) -> str:
@@ -15,3 +18,11 @@ def kms_error(code: str, call, **kwargs) -> str:
     assert error["Code"] == code, f"expected {code}, got {error['Code']}: {error.get('Message')}"
     assert info.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
     return error.get("Message", "")
+
+
+def opens_with(blob: bytes, material: bytes, context=None) -> bytes:
+    """Opens a fakekms ciphertext with plain AES-GCM and ``material``: proof it sealed with it.
+    The body is the software backend's: a 12-byte IV, then the ciphertext and tag."""
+    sealed = ciphertext.parse(blob)
+    iv, body = sealed.body[:12], sealed.body[12:]
+    return AESGCM(material).decrypt(iv, body, sealed.aad(context))

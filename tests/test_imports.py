@@ -10,10 +10,8 @@ import os
 import pytest
 from cryptography.hazmat.primitives import hashes, keywrap, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from helpers import kms_error
+from helpers import kms_error, opens_with
 
-from fakekms.crypto import ciphertext
 
 DAY = 86400
 ALGORITHMS = ["RSAES_OAEP_SHA_1", "RSAES_OAEP_SHA_256", "RSA_AES_KEY_WRAP_SHA_1", "RSA_AES_KEY_WRAP_SHA_256"]
@@ -38,12 +36,6 @@ def import_material(kms, key_id, material, algorithm="RSAES_OAEP_SHA_256", spec=
         KeyId=key_id, ImportToken=params["ImportToken"],
         EncryptedKeyMaterial=wrap(params["PublicKey"], algorithm, material), **kwargs,
     )
-
-
-def opens_with(blob: bytes, material: bytes, context=None) -> bytes:
-    """Opens a fakekms ciphertext with plain AES-GCM and ``material``: proof it sealed with it."""
-    sealed = ciphertext.parse(blob)
-    return AESGCM(material).decrypt(sealed.iv, sealed.body, sealed.header + ciphertext.encode_context(context))
 
 
 def der(private_key) -> bytes:

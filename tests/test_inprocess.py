@@ -30,7 +30,7 @@ def test_context_manager_serves_without_a_socket(monkeypatch):
         assert key["Arn"].startswith("arn:aws:kms:eu-central-1:")
         blob = kms.encrypt(KeyId=key["KeyId"], Plaintext=b"hi")["CiphertextBlob"]
         assert kms.decrypt(CiphertextBlob=blob)["Plaintext"] == b"hi"
-        assert app.store.key_count() == 1
+        assert app.views.key_count() == 1
 
 
 def test_decorator_gives_each_call_a_fresh_kms():
@@ -77,8 +77,8 @@ def test_nested_mock_wins_then_hands_back():
         with fakekms.mock_kms() as inner:
             aws_client().create_key()
             aws_client().create_key()
-            assert inner.store.key_count() == 2
-        assert outer.store.key_count() == 1
+            assert inner.views.key_count() == 2
+        assert outer.views.key_count() == 1
         assert len(aws_client().list_keys()["Keys"]) == 1
 
 

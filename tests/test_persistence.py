@@ -9,16 +9,17 @@ from conftest import ACCOUNT, REGION, make_client
 from cryptography.hazmat.primitives import serialization
 
 from fakekms.control import start_server
-from fakekms.state import Store
+from fakekms.state import open_store
 
 
 def material(db, key_id):
-    store = Store(str(db))
+    """(version, material) of a key's CURRENT software-backend material, read from the file."""
+    store = open_store(str(db))
     try:
-        with store.transaction(0) as tx:
+        with store.read() as tx:
             key = tx.get_key(ACCOUNT, REGION, key_id)
             record = tx.key_material(key)
-            return record.version, record.material
+            return record.version, record.ref
     finally:
         store.close()
 

@@ -26,11 +26,6 @@ def _oaep(algorithm: str) -> padding.OAEP:
     return padding.OAEP(mgf=padding.MGF1(algorithm=h), algorithm=h, label=None)
 
 
-def max_plaintext_bytes(key_spec: str, algorithm: str) -> int:
-    """OAEP's limit, k - 2*hLen - 2: 214/190 bytes for RSA_2048 with SHA-1/SHA-256, as AWS lists."""
-    return int(key_spec[4:]) // 8 - 2 * _hash_of(algorithm).digest_size - 2
-
-
 def rsa_encrypt(material: bytes, algorithm: str, plaintext: bytes) -> bytes:
     return load_private_key(material).public_key().encrypt(plaintext, _oaep(algorithm))
 
@@ -44,24 +39,6 @@ def rsa_decrypt(material: bytes, algorithm: str, ciphertext: bytes) -> bytes | N
 
 
 # --- signatures --------------------------------------------------------------------------------
-
-def digest_bytes(algorithm: str) -> int:
-    """How long a DIGEST message must be for ``algorithm``; 64 for ML-DSA's EXTERNAL_MU."""
-    if algorithm == "ML_DSA_SHAKE_256":
-        return 64
-    return _hash_of(algorithm).digest_size
-
-
-def message_types(algorithm: str) -> tuple[str, ...]:
-    """The MessageType values AWS accepts with ``algorithm``."""
-    if algorithm == "ED25519_SHA_512":
-        return ("RAW",)
-    if algorithm == "ED25519_PH_SHA_512":
-        return ("DIGEST",)
-    if algorithm == "ML_DSA_SHAKE_256":
-        return ("RAW", "EXTERNAL_MU")
-    return ("RAW", "DIGEST")
-
 
 def _hash_arg(algorithm: str, message_type: str):
     h = _hash_of(algorithm)
@@ -90,6 +67,7 @@ def _ed25519ph(key, digest: bytes):
 
 
 def sign(material: bytes, algorithm: str, message: bytes, message_type: str, *, deterministic: bool) -> bytes:
+    """A signature; ECDSA nonces follow RFC 6979 when ``deterministic``."""
     key = load_private_key(material)
     if algorithm.startswith("RSASSA_PSS_"):
         return key.sign(message, _pss(algorithm), _hash_arg(algorithm, message_type))

@@ -1,4 +1,5 @@
-"""The symmetric ciphertext blob: self-describing AES-256-GCM, with the encryption context bound.
+"""The symmetric ciphertext blob: a self-describing header, then the key backend's sealed body
+(AES-256-GCM), with the header and the encryption context bound as associated data.
 
 Layout (all lengths big-endian)::
 
@@ -6,7 +7,7 @@ Layout (all lengths big-endian)::
     u8  len | account       the key's account
     u8  len | key id        any length, so mrk- ids and future forms fit
     u32 material version    which key material sealed it, so Decrypt survives rotation
-    12  IV
+    12  IV                  } the body, as the key backend seals it
     ..  AES-GCM ciphertext and 16-byte tag
 
 The whole header is authenticated along with the encryption context, so changing any byte of the
@@ -18,15 +19,11 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
 from .. import errors
-from ..seeding import RandomSource
 
 PREFIX = b"\x01\x02\x02\x00\x78"
-IV_BYTES = 12
-TAG_BYTES = 16
+# The shortest body: a 12-byte IV and a 16-byte tag around an empty ciphertext.
+MIN_BODY_BYTES = 28
 
 
 @dataclass(frozen=True)
@@ -35,8 +32,10 @@ class SealedBlob:
     key_id: str
     version: int
     header: bytes
-    iv: bytes
     body: bytes
+
+    def aad(self, context: dict[str, str] | None) -> bytes:
+        return associated_data(self.header, context)
 
 
 def encode_context(context: dict[str, str] | None) -> bytes:
@@ -55,27 +54,18 @@ def encode_context(context: dict[str, str] | None) -> bytes:
     return b"".join(out)
 
 
-def _header(account: str, key_id: str, version: int) -> bytes:
+def header(account: str, key_id: str, version: int) -> bytes:
+    """The header of a blob sealed by ``version`` of the key's material."""
     acct, kid = account.encode(), key_id.encode()
     return PREFIX + bytes([len(acct)]) + acct + bytes([len(kid)]) + kid + struct.pack(">I", version)
 
 
-def seal(
-    account: str,
-    key_id: str,
-    version: int,
-    secret: bytes,
-    plaintext: bytes,
-    context: dict[str, str] | None,
-    rng: RandomSource,
-) -> bytes:
-    header = _header(account, key_id, version)
-    iv = rng.token_bytes(IV_BYTES)
-    body = AESGCM(secret).encrypt(iv, plaintext, header + encode_context(context))
-    return header + iv + body
+def associated_data(blob_header: bytes, context: dict[str, str] | None) -> bytes:
+    """What the body's tag authenticates: the header and the encryption context."""
+    return blob_header + encode_context(context)
 
 
-def _invalid(detail: str) -> errors.KMSError:
+def invalid(detail: str) -> errors.KMSError:
     return errors.InvalidCiphertextException(
         "The ciphertext is invalid, or was not produced with the given encryption context.",
         detail=detail,
@@ -97,15 +87,7 @@ def parse(blob: bytes) -> SealedBlob:
         (version,) = struct.unpack_from(">I", blob, pos)
         pos += 4
     except (IndexError, ValueError, struct.error, UnicodeDecodeError):
-        raise _invalid("not a fakekms symmetric ciphertext blob") from None
-    if len(blob) < pos + IV_BYTES + TAG_BYTES or not key_id:
-        raise _invalid("ciphertext blob is truncated")
-    iv, body = blob[pos : pos + IV_BYTES], blob[pos + IV_BYTES :]
-    return SealedBlob(account, key_id, version, blob[:pos], iv, body)
-
-
-def open_blob(sealed: SealedBlob, secret: bytes, context: dict[str, str] | None) -> bytes:
-    try:
-        return AESGCM(secret).decrypt(sealed.iv, sealed.body, sealed.header + encode_context(context))
-    except InvalidTag:
-        raise _invalid("GCM tag mismatch: wrong encryption context, or the blob was altered") from None
+        raise invalid("not a fakekms symmetric ciphertext blob") from None
+    if len(blob) < pos + MIN_BODY_BYTES or not key_id:
+        raise invalid("ciphertext blob is truncated")
+    return SealedBlob(account, key_id, version, blob[:pos], blob[pos:])

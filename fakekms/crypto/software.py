@@ -1,15 +1,21 @@
-"""Software crypto backend on ``cryptography``: key material for every KeySpec.
+"""The software key backend, on ``cryptography``: key material for every KeySpec, kept in the
+store.
 
-Key material is kept as bytes: raw secret bytes for symmetric and HMAC keys, PKCS#8 DER for every
-asymmetric private key. Each spec generates only its own material, and the heavy asymmetric
+A reference is the material itself: raw secret bytes for symmetric and HMAC keys, PKCS#8 DER for
+every asymmetric private key. Each spec generates only its own material, and the heavy asymmetric
 modules are imported only when such a key is made.
 """
 
 from __future__ import annotations
 
+import hmac
 from functools import lru_cache
 
 from ..seeding import RandomSource
+from .backend import ImportedMaterial, KeyBackend, MaterialError, UnwrapError, imported_material_id
+
+GCM_IV_BYTES = 12
+GCM_TAG_BYTES = 16
 
 # Secret length in bytes for the symmetric specs (AES-256-GCM; HMAC keys as long as the digest).
 _SECRET_BYTES = {
@@ -108,6 +114,7 @@ def secret_length(key_spec: str) -> int | None:
     return _SECRET_BYTES.get(key_spec)
 
 
+@lru_cache(maxsize=256)
 def private_key_material(key_spec: str, data: bytes) -> bytes:
     """PKCS#8 DER material from a PEM or DER private key, which must be of ``key_spec``.
 
@@ -136,3 +143,118 @@ def private_key_material(key_spec: str, data: bytes) -> bytes:
     if actual != key_spec:
         raise ValueError(f"the private key is {actual}, not {key_spec}")
     return _private_der(private_key)
+
+
+# Imported HMAC key material may be longer than the digest (bytes: least, most).
+_HMAC_IMPORT_BYTES = {"HMAC_224": (28, 64), "HMAC_256": (32, 64), "HMAC_384": (48, 128),
+                      "HMAC_512": (64, 128)}
+_MAC_DIGESTS = {"HMAC_SHA_224": "sha224", "HMAC_SHA_256": "sha256", "HMAC_SHA_384": "sha384",
+                "HMAC_SHA_512": "sha512"}
+
+
+def _imported(key_spec: str, material: bytes) -> bytes:
+    """Imported material as stored, or MaterialError: 32 bytes for a symmetric key, 28-128 bytes
+    (by digest) for an HMAC key, a private key of the spec for an asymmetric one."""
+    if key_spec == "SYMMETRIC_DEFAULT":
+        if len(material) != 32:
+            raise MaterialError(f"symmetric key material must be 32 bytes, not {len(material)}")
+        return material
+    if key_spec in _HMAC_IMPORT_BYTES:
+        least, most = _HMAC_IMPORT_BYTES[key_spec]
+        if not least <= len(material) <= most:
+            raise MaterialError(f"{key_spec} key material must be {least} to {most} bytes, not {len(material)}")
+        return material
+    try:
+        return private_key_material(key_spec, material)
+    except ValueError as exc:
+        raise MaterialError(str(exc)) from None
+
+
+class SoftwareBackend(KeyBackend):
+    name = "software"
+
+    def generate(self, key_spec: str, rng: RandomSource | None = None) -> bytes:
+        return generate_key_material(key_spec, rng or self.rng)
+
+    def load(self, key_spec: str, material: bytes) -> bytes:
+        if key_spec in _SECRET_BYTES:
+            return material
+        try:
+            return private_key_material(key_spec, material)
+        except ValueError as exc:
+            raise MaterialError(str(exc)) from None
+
+    def import_wrapped(self, wrapping_key: bytes, algorithm: str, encrypted: bytes, key_spec: str,
+                       key_id: str) -> ImportedMaterial:
+        from . import wrapping
+
+        material = wrapping.unwrap(wrapping_key, algorithm, encrypted)
+        if material is None:
+            raise UnwrapError(f"unwrapping with {algorithm} failed")
+        stored = _imported(key_spec, material)
+        return ImportedMaterial(stored, imported_material_id(key_id, stored))
+
+    def wrapping_key(self, wrapping_key_spec: str) -> bytes:
+        from . import wrapping
+
+        return wrapping.wrapping_key(wrapping_key_spec)
+
+    def destroy(self, ref: bytes) -> None:
+        """Nothing to do: the material lived only in the store's row, now gone."""
+
+    def public_key(self, ref: bytes) -> bytes:
+        return public_key_der(ref)
+
+    def encrypt(self, ref: bytes, algorithm: str, plaintext: bytes, aad: bytes = b"") -> bytes:
+        if algorithm == "SYMMETRIC_DEFAULT":
+            from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+            iv = self.rng.token_bytes(GCM_IV_BYTES)
+            return iv + AESGCM(ref).encrypt(iv, plaintext, aad)
+        from . import asymmetric
+
+        return asymmetric.rsa_encrypt(ref, algorithm, plaintext)
+
+    def decrypt(self, ref: bytes, algorithm: str, ciphertext: bytes, aad: bytes = b"") -> bytes | None:
+        if algorithm == "SYMMETRIC_DEFAULT":
+            from cryptography.exceptions import InvalidTag
+            from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+            if len(ciphertext) < GCM_IV_BYTES + GCM_TAG_BYTES:
+                return None
+            try:
+                return AESGCM(ref).decrypt(ciphertext[:GCM_IV_BYTES], ciphertext[GCM_IV_BYTES:], aad)
+            except InvalidTag:
+                return None
+        from . import asymmetric
+
+        return asymmetric.rsa_decrypt(ref, algorithm, ciphertext)
+
+    def sign(self, ref: bytes, algorithm: str, message: bytes, message_type: str) -> bytes:
+        from . import asymmetric
+
+        return asymmetric.sign(ref, algorithm, message, message_type, deterministic=self.rng.deterministic)
+
+    def verify(self, ref: bytes, algorithm: str, message: bytes, message_type: str,
+               signature: bytes) -> bool:
+        from . import asymmetric
+
+        return asymmetric.verify(ref, algorithm, message, message_type, signature)
+
+    def generate_mac(self, ref: bytes, algorithm: str, message: bytes) -> bytes:
+        return hmac.digest(ref, message, _MAC_DIGESTS[algorithm])
+
+    def verify_mac(self, ref: bytes, algorithm: str, message: bytes, mac: bytes) -> bool:
+        return hmac.compare_digest(self.generate_mac(ref, algorithm, message), mac)
+
+    def derive_shared_secret(self, ref: bytes, peer_public_key: bytes) -> bytes | None:
+        from . import asymmetric
+
+        return asymmetric.derive_shared_secret(ref, peer_public_key)
+
+    def random(self, count: int) -> bytes:
+        return self.rng.token_bytes(count)
+
+    def data_key_pair(self, key_pair_spec: str) -> tuple[bytes, bytes]:
+        private_der = generate_key_material(key_pair_spec, self.rng)
+        return private_der, public_key_der(private_der)

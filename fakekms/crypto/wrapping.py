@@ -16,10 +16,6 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from .software import load_private_key
 
-WRAPPING_ALGORITHMS = ("RSAES_OAEP_SHA_1", "RSAES_OAEP_SHA_256", "RSA_AES_KEY_WRAP_SHA_1",
-                       "RSA_AES_KEY_WRAP_SHA_256")
-WRAPPING_KEY_SPECS = ("RSA_2048", "RSA_3072", "RSA_4096")
-
 _pairs: dict[str, bytes] = {}
 _lock = threading.Lock()
 

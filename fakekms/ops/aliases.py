@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from .. import errors, keyspecs
+from ..authorize import admit_account, admit_alias
 from ..context import RequestContext
 from ..state import AliasRecord, KeyRecord
 from . import managed, operation, paging
-from .lookup import ALIAS_NAME, find_key
+from .lookup import ALIAS_NAME, find_by_id, find_key
 
 RESERVED_PREFIX = managed.PREFIX
 
@@ -44,6 +45,7 @@ def _key_type(key: KeyRecord) -> str:
 def create_alias(ctx: RequestContext, req: dict) -> None:
     alias_name = req["AliasName"]
     check_alias_name(alias_name)
+    admit_alias(ctx, ctx.alias_arn(alias_name))
     key = _target(ctx, req["TargetKeyId"])
     if ctx.tx.get_alias(ctx.account, ctx.region, alias_name) is not None:
         raise errors.AlreadyExistsException(
@@ -59,8 +61,9 @@ def update_alias(ctx: RequestContext, req: dict) -> None:
     alias = ctx.tx.get_alias(ctx.account, ctx.region, alias_name)
     if alias is None:
         raise errors.NotFoundException(f"Alias {ctx.alias_arn(alias_name)} is not found.")
+    admit_alias(ctx, ctx.alias_arn(alias_name))
     key = _target(ctx, req["TargetKeyId"])
-    current = ctx.tx.get_key(ctx.account, ctx.region, alias.key_id)
+    current = find_by_id(ctx, ctx.region, alias.key_id)  # the key it points to now
     if current is not None and (
         _key_type(current) != _key_type(key) or current.key_usage != key.key_usage
     ):
@@ -78,8 +81,11 @@ def update_alias(ctx: RequestContext, req: dict) -> None:
 def delete_alias(ctx: RequestContext, req: dict) -> None:
     alias_name = req["AliasName"]
     check_alias_name(alias_name)
-    if ctx.tx.get_alias(ctx.account, ctx.region, alias_name) is None:
+    alias = ctx.tx.get_alias(ctx.account, ctx.region, alias_name)
+    if alias is None:
         raise errors.NotFoundException(f"Alias {ctx.alias_arn(alias_name)} is not found.")
+    admit_alias(ctx, ctx.alias_arn(alias_name))
+    find_by_id(ctx, ctx.region, alias.key_id)  # DeleteAlias needs the key's permission too
     ctx.tx.delete_alias(ctx.account, ctx.region, alias_name)
 
 
@@ -88,6 +94,8 @@ def list_aliases(ctx: RequestContext, req: dict) -> dict:
     key_id = None
     if req.get("KeyId") is not None:
         key_id = find_key(ctx, req["KeyId"]).key_id
+    else:
+        admit_account(ctx)
     limit = req.get("Limit", 50)
     after = paging.read_marker("aliases", req.get("Marker"), "")
     rows = ctx.tx.list_aliases(ctx.account, ctx.region, after, limit + 1, key_id)

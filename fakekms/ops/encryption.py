@@ -7,11 +7,13 @@ GetPublicKey key decrypts here and the other way round.
 
 from __future__ import annotations
 
-from .. import crypto, errors, keyspecs, keystates, model
+from .. import errors, keyspecs, keystates, model
+from ..authorize import admit_account
 from ..context import RequestContext
+from ..crypto import ciphertext
 from ..state import KeyRecord
 from . import operation
-from .lookup import find_key
+from .lookup import find_key, find_sealing_key
 from .usage import (
     dry_run,
     ignores_ciphertext,
@@ -45,7 +47,7 @@ def _check_encrypt(
     if keyspecs.is_symmetric_encryption(key.key_spec):
         return
     _reject_context(context)
-    limit = crypto.asymmetric.max_plaintext_bytes(key.key_spec, algorithm)
+    limit = keyspecs.max_plaintext_bytes(key.key_spec, algorithm)
     if len(plaintext) > limit:
         raise errors.ValidationException(
             f"Plaintext is {len(plaintext)} bytes; {algorithm} with a {key.key_spec} KMS key "
@@ -58,12 +60,12 @@ def _encrypt(
 ) -> tuple[bytes, str | None]:
     """(ciphertext, KeyMaterialId); the id is None for RSA, whose material never rotates."""
     current = material(ctx, key)
+    backend = ctx.backend_for(key)
     if keyspecs.is_symmetric_encryption(key.key_spec):
-        blob = crypto.ciphertext.seal(
-            key.account, key.key_id, current.version, current.material, plaintext, context, ctx.rng
-        )
-        return blob, current.material_id
-    return crypto.asymmetric.rsa_encrypt(current.material, algorithm, plaintext), None
+        header = ciphertext.header(key.account, key.key_id, current.version)
+        body = backend.encrypt(current.ref, algorithm, plaintext, ciphertext.associated_data(header, context))
+        return header + body, current.material_id
+    return backend.encrypt(current.ref, algorithm, plaintext), None
 
 
 def _incorrect_key() -> errors.KMSError:
@@ -83,8 +85,7 @@ def _decrypt(
         require_usage(ctx, named, "ENCRYPT_DECRYPT")
         require_algorithm(named, "EncryptionAlgorithms", algorithm)
         _reject_context(context)
-        private = material(ctx, named).material
-        plaintext = crypto.asymmetric.rsa_decrypt(private, algorithm, blob)
+        plaintext = ctx.backend_for(named).decrypt(material(ctx, named).ref, algorithm, blob)
         if plaintext is None:
             raise errors.InvalidCiphertextException(
                 "The ciphertext is invalid for this KMS key and encryption algorithm.",
@@ -92,17 +93,14 @@ def _decrypt(
             )
         return named, plaintext, None
 
-    sealed = crypto.ciphertext.parse(blob)
-    key = None
-    if sealed.account == ctx.account:
-        key = ctx.tx.get_key(ctx.account, ctx.region, sealed.key_id)
+    sealed = ciphertext.parse(blob)
+    key = find_sealing_key(ctx, sealed.account, sealed.key_id)
     if key is None:
         # An altered blob names no key, or a key that is gone; either way it cannot be opened.
         raise errors.InvalidCiphertextException(
             "The ciphertext refers to a KMS key that does not exist in this account and Region.",
             detail=f"blob names key {sealed.key_id} in account {sealed.account}",
         )
-    ctx.touch(key)
     if named is not None and key.key_id != named.key_id:
         raise _incorrect_key()
     if named is None:
@@ -110,7 +108,10 @@ def _decrypt(
     require_symmetric(ctx, key)
     require_algorithm(key, "EncryptionAlgorithms", algorithm)
     sealed_with = material(ctx, key, sealed.version)
-    return key, crypto.ciphertext.open_blob(sealed, sealed_with.material, context), sealed_with.material_id
+    plaintext = ctx.backend_for(key).decrypt(sealed_with.ref, algorithm, sealed.body, sealed.aad(context))
+    if plaintext is None:
+        raise ciphertext.invalid("GCM tag mismatch: wrong encryption context, or the blob was altered")
+    return key, plaintext, sealed_with.material_id
 
 
 def _data_key_bytes(req: dict) -> int:
@@ -205,7 +206,7 @@ def _new_data_key(ctx: RequestContext, req: dict) -> dict:
     require_symmetric(ctx, key)
     size = _data_key_bytes(req)
     dry_run(req)
-    plaintext = ctx.rng.token_bytes(size)
+    plaintext = ctx.backend_for(key).random(size)
     blob, material_id = _encrypt(ctx, key, SYMMETRIC_DEFAULT, plaintext, req.get("EncryptionContext"))
     return {
         "CiphertextBlob": blob,
@@ -231,12 +232,12 @@ def _new_data_key_pair(ctx: RequestContext, req: dict) -> dict:
     pair_spec = req["KeyPairSpec"]
     require_supported_spec(ctx, "KeyPairSpec", pair_spec)
     dry_run(req)
-    private_der = crypto.software.generate_key_material(pair_spec, ctx.rng)
+    private_der, public_der = ctx.backend_for(key).data_key_pair(pair_spec)
     blob, material_id = _encrypt(ctx, key, SYMMETRIC_DEFAULT, private_der, req.get("EncryptionContext"))
     return {
         "PrivateKeyCiphertextBlob": blob,
         "PrivateKeyPlaintext": private_der,
-        "PublicKey": crypto.software.public_key_der(private_der),
+        "PublicKey": public_der,
         "KeyId": key.arn,
         "KeyPairSpec": pair_spec,
         "KeyMaterialId": material_id,
@@ -254,6 +255,7 @@ def generate_data_key_pair(ctx: RequestContext, req: dict) -> dict:
 
 @operation("GenerateRandom")
 def generate_random(ctx: RequestContext, req: dict) -> dict:
+    admit_account(ctx)
     reject_recipient(req)
     if req.get("CustomKeyStoreId") is not None:
         raise errors.CustomKeyStoreNotFoundException(
@@ -261,4 +263,4 @@ def generate_random(ctx: RequestContext, req: dict) -> dict:
         )
     if req.get("NumberOfBytes") is None:
         raise model.missing_member("NumberOfBytes")
-    return {"Plaintext": ctx.rng.token_bytes(req["NumberOfBytes"])}
+    return {"Plaintext": ctx.backend.random(req["NumberOfBytes"])}

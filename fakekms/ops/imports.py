@@ -10,12 +10,11 @@ again is recognised as the same material, anything else as different material.
 from __future__ import annotations
 
 import dataclasses
-import json
 
 from .. import errors, keyspecs
 from ..context import RequestContext
-from ..crypto import software, wrapping
-from ..state import KeyRecord, MaterialRecord
+from ..crypto.backend import MaterialError, UnwrapError
+from ..state import ImportTokenRecord, KeyRecord, MaterialRecord
 from . import materials, operation
 from .lookup import find_key
 from .usage import require_supported_spec
@@ -24,8 +23,7 @@ DAY = materials.DAY
 PARAMETERS_LIFETIME = DAY  # a public key and import token are valid for 24 hours
 MAX_VALID_TO = 365 * DAY  # ValidTo is at most 365 days after the import
 _TOKEN_PREFIX = b"fakekms-import-token\x00"
-# Imported HMAC key material may be longer than the digest (bytes: least, most).
-_HMAC_MATERIAL = {"HMAC_224": (28, 64), "HMAC_256": (32, 64), "HMAC_384": (48, 128), "HMAC_512": (64, 128)}
+WRAPPING_KEY_SPECS = ("RSA_2048", "RSA_3072", "RSA_4096")
 _SYMMETRIC_ONLY = ("ImportType", "KeyMaterialDescription", "KeyMaterialId")
 
 
@@ -50,74 +48,63 @@ def _check_wrapping(ctx: RequestContext, algorithm: str, spec: str) -> None:
         )
 
 
-@operation("GetParametersForImport")
+def _prepare_parameters(ctx: RequestContext, req: dict) -> bytes | None:
+    """The wrapping key pair, made before the transaction: the first of each spec takes up to
+    a second (RSA_4096). Nothing is checked here; the handler answers every error in AWS's
+    order."""
+    if req.get("WrappingKeySpec") in WRAPPING_KEY_SPECS:
+        return ctx.backend.wrapping_key(req["WrappingKeySpec"])
+    return None
+
+
+@operation("GetParametersForImport", prepare=_prepare_parameters)
 def get_parameters_for_import(ctx: RequestContext, req: dict) -> dict:
     key = find_key(ctx, req["KeyId"])
     _require_external(key)
     algorithm, spec = req["WrappingAlgorithm"], req["WrappingKeySpec"]
     _check_wrapping(ctx, algorithm, spec)
-    private_der = wrapping.wrapping_key(spec)
+    backend = ctx.backend_for(key)
+    wrapping_key = ctx.prepared
     token = _TOKEN_PREFIX + ctx.rng.token_bytes(32)
     valid_to = ctx.now + PARAMETERS_LIFETIME
     ctx.tx.drop_import_tokens(before=ctx.now - PARAMETERS_LIFETIME)
-    ctx.tx.add_import_token(token.hex(), key, valid_to, private_der,
-                            json.dumps({"WrappingAlgorithm": algorithm, "WrappingKeySpec": spec}))
+    ctx.tx.add_import_token(ImportTokenRecord(token.hex(), key.account, key.region, key.key_id,
+                                              valid_to, wrapping_key, algorithm, spec))
     return {
         "KeyId": key.arn,
         "ImportToken": token,
-        "PublicKey": software.public_key_der(private_der),
+        "PublicKey": backend.public_key(wrapping_key),
         "ParametersValidTo": valid_to,
     }
 
 
-def _unwrap(ctx: RequestContext, key: KeyRecord, req: dict) -> bytes:
-    """The plaintext key material, after the import token is checked."""
-    row = ctx.tx.import_token(req["ImportToken"].hex())
-    if row is None or row[:3] != (key.account, key.region, key.key_id):
+def _unwrap(ctx: RequestContext, key: KeyRecord, req: dict):
+    """The imported material (its reference and KeyMaterialId), after the import token is
+    checked."""
+    token = ctx.tx.import_token(req["ImportToken"].hex())
+    if token is None or (token.account, token.region, token.key_id) != (key.account, key.region, key.key_id):
         raise errors.InvalidImportTokenException(
             "The import token is invalid or is not for this KMS key.",
             detail="the token was not issued by GetParametersForImport for this key"
-            if row is None else f"the token was issued for key {row[2]} in {row[1]}",
+            if token is None else f"the token was issued for key {token.key_id} in {token.region}",
         )
-    _, _, _, valid_to, private_der, doc = row
-    if ctx.now >= valid_to:
+    if ctx.now >= token.valid_to:
         raise errors.ExpiredImportTokenException(
             "The import token has expired. Use GetParametersForImport to get a new one."
         )
-    algorithm = json.loads(doc)["WrappingAlgorithm"]
-    material = wrapping.unwrap(private_der, algorithm, req["EncryptedKeyMaterial"])
-    if material is None:
+    try:
+        return ctx.backend_for(key).import_wrapped(token.wrapping_key, token.wrapping_algorithm,
+                                                   req["EncryptedKeyMaterial"], key.key_spec, key.key_id)
+    except UnwrapError as exc:
         raise errors.InvalidCiphertextException(
             "The EncryptedKeyMaterial could not be unwrapped with the wrapping key and algorithm "
             "of this import token.",
-            detail=f"unwrapping with {algorithm} failed",
-        )
-    return material
-
-
-def _check_material(key: KeyRecord, material: bytes) -> bytes:
-    """The material as stored (PKCS#8 DER for private keys), or IncorrectKeyMaterialException."""
-    if keyspecs.is_symmetric_encryption(key.key_spec):
-        if len(material) != software.secret_length(key.key_spec):
-            raise _invalid_material(key, f"symmetric key material must be 32 bytes, not {len(material)}")
-        return material
-    if keyspecs.is_hmac(key.key_spec):
-        least, most = _HMAC_MATERIAL[key.key_spec]
-        if not least <= len(material) <= most:
-            raise _invalid_material(
-                key, f"{key.key_spec} key material must be {least} to {most} bytes, not {len(material)}"
-            )
-        return material
-    try:
-        return software.private_key_material(key.key_spec, material)
-    except ValueError as exc:
-        raise _invalid_material(key, str(exc)) from None
-
-
-def _invalid_material(key: KeyRecord, reason: str) -> errors.KMSError:
-    return errors.IncorrectKeyMaterialException(
-        f"The key material is not valid for {key.arn} ({key.key_spec}).", detail=reason
-    )
+            detail=str(exc),
+        ) from None
+    except MaterialError as exc:
+        raise errors.IncorrectKeyMaterialException(
+            f"The key material is not valid for {key.arn} ({key.key_spec}).", detail=str(exc)
+        ) from None
 
 
 def _not_same_material(key: KeyRecord) -> errors.KMSError:
@@ -157,8 +144,9 @@ def import_key_material(ctx: RequestContext, req: dict) -> dict:
                     f"{member} is valid only for symmetric encryption KMS keys; {key.arn} is {key.key_spec}."
                 )
     expiration_model, valid_to = _expiry(ctx, req)
-    material = _check_material(key, _unwrap(ctx, key, req))
-    material_id = materials.imported_material_id(key.key_id, material)
+    imported = _unwrap(ctx, key, req)
+    ctx.generated.append(imported.ref)
+    material_id = imported.material_id
     existing = ctx.tx.key_materials(key)
     import_type = req.get("ImportType") or ("EXISTING_KEY_MATERIAL" if existing else "NEW_KEY_MATERIAL")
     if import_type == "NEW_KEY_MATERIAL":
@@ -167,7 +155,9 @@ def import_key_material(ctx: RequestContext, req: dict) -> dict:
         record = next((m for m in existing if m.material_id == material_id), None)
         if record is None or req.get("KeyMaterialId", material_id) != material_id:
             raise _not_same_material(key)
-    record.material = material
+    if record.ref is not None and record.ref != imported.ref:
+        ctx.retired.append(record.ref)
+    record.ref = imported.ref
     record.expiration_model, record.valid_to = expiration_model, valid_to
     if req.get("KeyMaterialDescription") is not None:
         record.description = req["KeyMaterialDescription"]
@@ -212,7 +202,7 @@ def _new_material(ctx: RequestContext, key: KeyRecord, req: dict, existing: list
     if existing:
         state = "PENDING_MULTI_REGION_IMPORT_AND_ROTATION" if others else "PENDING_ROTATION"
     version = max((m.version for m in existing), default=0) + 1
-    record = MaterialRecord(version=version, material_id=material_id, material=None, created=ctx.now,
+    record = MaterialRecord(version=version, material_id=material_id, ref=None, created=ctx.now,
                             state=state, imported=True)
     for copy in others:
         materials.add_material(ctx, copy, dataclasses.replace(record))
@@ -225,7 +215,7 @@ def _pending_everywhere_yet(ctx: RequestContext, key: KeyRecord, record: Materia
     Region's copy has it."""
     group = materials.copies(ctx, key)
     held = [ctx.tx.key_material(copy, record.version) for copy in group[1:]]
-    if all(m is not None and m.material is not None for m in held):
+    if all(m is not None and m.ref is not None for m in held):
         record.state = "PENDING_ROTATION"
         ctx.tx.update_key_material(key, record)
         for copy, other in zip(group[1:], held):
@@ -255,6 +245,9 @@ def delete_imported_key_material(ctx: RequestContext, req: dict) -> dict:
         # Not yet part of the key: it goes entirely (from a primary, from its replicas too).
         group = materials.copies(ctx, key) if not key.is_replica else [key]
         for copy in group:
+            held = ctx.tx.key_material(copy, record.version)
+            if held is not None and held.ref is not None:
+                ctx.retired.append(held.ref)
             ctx.tx.delete_key_material(copy, record.version)
         materials.refresh_expiry(ctx, key)
         ctx.tx.update_key(key)

@@ -3,10 +3,13 @@ ScheduleKeyDeletion, CancelKeyDeletion and GetKeyLastUsage."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from .. import errors, keyspecs
+from ..authorize import admit_account
 from ..context import RequestContext
 from ..state import KeyRecord
-from . import materials, operation, paging
+from . import factory, materials, operation, paging
 from .lookup import find_key
 from .policies import default_policy, validate_policy
 from .tags import validate_new_tags
@@ -115,8 +118,19 @@ def _check_origin(req: dict, key_spec: str) -> str:
     return origin
 
 
-@operation("CreateKey")
-def create_key(ctx: RequestContext, req: dict) -> dict:
+@dataclass(frozen=True)
+class _NewKey:
+    key_spec: str
+    key_usage: str
+    origin: str
+    policy: str | None
+    tags: list
+    material: bytes | None
+
+
+def _prepare_create_key(ctx: RequestContext, req: dict) -> _NewKey:
+    """Every check CreateKey makes without state, then the material: generating an RSA_4096 key
+    takes up to seconds, which no other call should wait for."""
     key_spec, key_usage = key_spec_and_usage(ctx, req)
     origin = _check_origin(req, key_spec)
     policy = req.get("Policy")
@@ -124,19 +138,25 @@ def create_key(ctx: RequestContext, req: dict) -> dict:
         validate_policy(policy)
     tags = req.get("Tags", [])
     validate_new_tags(tags, existing=[])
+    material = ctx.generate(key_spec) if origin == "AWS_KMS" else None
+    return _NewKey(key_spec, key_usage, origin, policy, tags, material)
 
-    key = materials.new_key(
+
+@operation("CreateKey", prepare=_prepare_create_key)
+def create_key(ctx: RequestContext, req: dict) -> dict:
+    new: _NewKey = ctx.prepared
+    admit_account(ctx)
+    key = factory.create(
         ctx,
-        multi_region=bool(req.get("MultiRegion", False)),
-        key_spec=key_spec,
-        key_usage=key_usage,
-        key_state="PendingImport" if origin == "EXTERNAL" else "Enabled",
-        origin=origin,
+        key_spec=new.key_spec,
+        key_usage=new.key_usage,
+        origin=new.origin,
         description=req.get("Description", ""),
-        policy=policy if policy is not None else default_policy(ctx),
+        policy=new.policy,
+        multi_region=bool(req.get("MultiRegion", False)),
+        tags=[(tag["TagKey"], tag["TagValue"]) for tag in new.tags],
+        material=new.material,
     )
-    for tag in tags:
-        ctx.tx.put_tag(key, tag["TagKey"], tag["TagValue"])
     return {"KeyMetadata": key_metadata(ctx, key)}
 
 
@@ -147,6 +167,7 @@ def describe_key(ctx: RequestContext, req: dict) -> dict:
 
 @operation("ListKeys")
 def list_keys(ctx: RequestContext, req: dict) -> dict:
+    admit_account(ctx)
     limit = req.get("Limit", 100)
     after = paging.int_position("keys", req.get("Marker"))
     rows = ctx.tx.list_keys(ctx.account, ctx.region, after, limit + 1)
@@ -231,11 +252,10 @@ def get_key_last_usage(ctx: RequestContext, req: dict) -> dict:
     }
     last = ctx.tx.key_last_use(key)
     if last is not None:
-        operation_name, time, event_id, request_id = last
         result["KeyLastUsage"] = {
-            "Operation": operation_name,
-            "Timestamp": time,
-            "CloudTrailEventId": event_id,
-            "KmsRequestId": request_id,
+            "Operation": last.operation,
+            "Timestamp": last.time,
+            "CloudTrailEventId": last.event_id,
+            "KmsRequestId": last.request_id,
         }
     return result

@@ -21,9 +21,8 @@ _MAX_EVENTS = 100_000
 
 
 def catch_up(ctx: RequestContext) -> None:
-    """Runs, in the open transaction, every timed event due by ``ctx.now``."""
-    if not ctx.tx.overdue:
-        return
+    """Runs, in the open transaction, every timed event due by ``ctx.now``: read from the due
+    dates stored with the keys, so every process sharing the store sees the same events."""
     for _ in range(_MAX_EVENTS):
         key = ctx.tx.next_due_key(ctx.now)
         if key is None:
@@ -49,7 +48,9 @@ def _run_next(ctx: RequestContext, key: KeyRecord) -> None:
 
 
 def _delete(ctx: RequestContext, key: KeyRecord, at: float) -> None:
-    ctx.tx.delete_key(key.account, key.region, key.key_id)
+    deleted = ctx.tx.delete_key(key.account, key.region, key.key_id)
+    if not key.multi_region or not ctx.tx.key_copies(key.account, key.key_id):
+        ctx.retired += [m.ref for m in deleted if m.ref is not None]  # no copy shares it any more
     if not key.is_replica:
         return
     # The last replica gone starts the waiting period of a primary that awaits it.
@@ -63,6 +64,6 @@ def _delete(ctx: RequestContext, key: KeyRecord, at: float) -> None:
 
 def _expire(ctx: RequestContext, key: KeyRecord, at: float) -> None:
     """Imported material past its ValidTo is deleted; the key waits for it to be imported again."""
-    expired = [m for m in ctx.tx.key_materials(key) if m.material is not None
+    expired = [m for m in ctx.tx.key_materials(key) if m.ref is not None
                and not m.pending and m.valid_to is not None and m.valid_to <= at]
     materials.remove_imported(ctx, key, expired)

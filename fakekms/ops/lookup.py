@@ -1,8 +1,12 @@
-"""Finding the key a request names: key id, key ARN, alias name or alias ARN.
+"""Finding the keys a call uses: the key a request names (key id, key ARN, alias name or alias
+ARN), the key a ciphertext names, and the other Regions' copies of a multi-Region key. Each one
+found passes the authorize step before the operation sees it.
 
 Which forms an operation accepts comes from the model: its KeyId documentation says "alias name"
 where AWS accepts aliases. GenerateMac and VerifyMac accept aliases too, as the Developer Guide's
-list of operations that take aliases says, though their member text does not.
+list of operations that take aliases says, though their member text does not. Looking up never
+writes: an AWS managed key named by its alias was made before the operation ran
+(``managed.ensure``).
 """
 
 from __future__ import annotations
@@ -11,9 +15,9 @@ import re
 from functools import cache
 
 from .. import errors, keystates, model
+from ..authorize import admit
 from ..context import RequestContext
 from ..state import KeyRecord
-from . import managed
 
 # A key id: a UUID, or mrk- and 32 hex digits for a multi-Region key.
 KEY_ID = re.compile(r"(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})")
@@ -71,8 +75,6 @@ def resolve_key_id(ctx: RequestContext, value: str, member: str = "KeyId") -> st
     if alias_name is not None:
         alias = ctx.tx.get_alias(ctx.account, ctx.region, alias_name)
         if alias is None:
-            if alias_name.startswith(managed.PREFIX) and ALIAS_NAME.fullmatch(alias_name):
-                return managed.create(ctx, alias_name).key_id  # made on first use, as AWS does
             raise _alias_not_found(ctx, alias_name)
         return alias.key_id
     if not KEY_ID.fullmatch(value):
@@ -80,14 +82,38 @@ def resolve_key_id(ctx: RequestContext, value: str, member: str = "KeyId") -> st
     return value
 
 
+def named_alias(ctx: RequestContext, value: str, member: str) -> str | None:
+    """The alias of the caller's account and Region that ``value`` names, if the operation
+    takes an alias in ``member``; None otherwise. Never raises: the lookup says what is wrong."""
+    if value.startswith("arn:"):
+        parts = value.split(":", 5)
+        if len(parts) != 6 or (parts[3], parts[4]) != (ctx.region, ctx.account):
+            return None
+        value = parts[5]
+    if value.startswith("alias/") and ALIAS_NAME.fullmatch(value) and accepts_alias(ctx.operation, member):
+        return value
+    return None
+
+
 def find_key(ctx: RequestContext, value: str, member: str = "KeyId", *, check_state: bool = True) -> KeyRecord:
-    """The key a request names, after the key-state check for the current operation."""
+    """The key a request names, authorized, after the key-state check for the operation."""
     key_id = resolve_key_id(ctx, value, member)
     key = ctx.tx.get_key(ctx.account, ctx.region, key_id)
     if key is None:
         raise _not_found(ctx, key_id)
-    ctx.touch(key)
-    managed.authorize(ctx, key)
+    admit(ctx, key)
     if check_state:
         keystates.check(ctx.operation, key.key_state, key.arn)
     return key
+
+
+def find_by_id(ctx: RequestContext, region: str, key_id: str, action: str | None = None) -> KeyRecord | None:
+    """The copy of a multi-Region key in another Region, authorized; None if there is none."""
+    key = ctx.tx.get_key(ctx.account, region, key_id)
+    return admit(ctx, key, action) if key is not None else None
+
+
+def find_sealing_key(ctx: RequestContext, account: str, key_id: str) -> KeyRecord | None:
+    """The key a symmetric ciphertext names, authorized; None if it is not here."""
+    key = ctx.tx.get_key(account, ctx.region, key_id) if account == ctx.account else None
+    return admit(ctx, key) if key is not None else None

@@ -1,21 +1,19 @@
 """AWS managed keys: the keys behind ``alias/aws/<service>``, made on first use.
 
 AWS makes such a key the first time a service uses it; here the first call that names the alias
-makes it. What customers may do with one is what its key policy allows: use through the service,
-and Describe*, Get* and List*. Everything else (disabling, deleting, changing its policy or
-rotation) is denied with AccessDeniedException, as AWS's policy evaluation denies it. The policy's
-conditions (kms:ViaService, kms:CallerAccount) are not evaluated: a test calls KMS directly.
+makes it, before the operation runs, so that looking the alias up never writes. What customers
+may do with one is what its key policy allows (the authorize step applies it): use through the
+service, and Describe*, Get* and List*.
 """
 
 from __future__ import annotations
 
-import fnmatch
 import json
 
-from .. import errors
 from ..context import RequestContext
 from ..state import AliasRecord, KeyRecord
-from . import materials
+from . import factory
+from .lookup import named_alias
 
 PREFIX = "alias/aws/"
 ROTATION_PERIOD = 365  # AWS managed keys rotate yearly, always
@@ -56,43 +54,30 @@ def managed_policy(ctx: RequestContext, service: str) -> str:
     )
 
 
+def ensure(ctx: RequestContext, request: dict) -> None:
+    """Makes the AWS managed key of every ``alias/aws/<service>`` the request names (in a key id
+    member that takes aliases) and that does not exist yet."""
+    for member, value in request.items():
+        if not (member.endswith("KeyId") and isinstance(value, str)):
+            continue
+        alias_name = named_alias(ctx, value, member)
+        if (alias_name is not None and alias_name.startswith(PREFIX)
+                and ctx.tx.get_alias(ctx.account, ctx.region, alias_name) is None):
+            create(ctx, alias_name)
+
+
 def create(ctx: RequestContext, alias_name: str) -> KeyRecord:
     """The AWS managed key for ``alias/aws/<service>``, made now with its alias."""
     service = alias_name[len(PREFIX):]
-    key = materials.new_key(
+    key = factory.create(
         ctx,
         key_spec="SYMMETRIC_DEFAULT",
         key_usage="ENCRYPT_DECRYPT",
-        key_state="Enabled",
         key_manager="AWS",
         description=f"Default key that protects my {service} data when no other key is defined",
         policy=managed_policy(ctx, service),
-        rotation_enabled=True,
         rotation_period_days=ROTATION_PERIOD,
-        next_rotation_date=ctx.now + ROTATION_PERIOD * materials.DAY,
+        material=ctx.generate("SYMMETRIC_DEFAULT"),
     )
     ctx.tx.insert_alias(AliasRecord(ctx.account, ctx.region, alias_name, key.key_id, ctx.now, ctx.now))
     return key
-
-
-def _allowed_actions(policy: str) -> list[str]:
-    actions = []
-    for statement in json.loads(policy).get("Statement", []):
-        if statement.get("Effect") == "Allow":
-            action = statement.get("Action", [])
-            actions += [action] if isinstance(action, str) else action
-    return actions
-
-
-def authorize(ctx: RequestContext, key: KeyRecord) -> None:
-    """AccessDeniedException unless the AWS managed key's policy allows the operation."""
-    if key.key_manager != "AWS":
-        return
-    action = f"kms:{ctx.operation}".lower()
-    if any(fnmatch.fnmatchcase(action, pattern.lower()) for pattern in _allowed_actions(key.policy)):
-        return
-    raise errors.AccessDeniedException(
-        f"User: {ctx.root_arn()} is not authorized to perform: kms:{ctx.operation} on resource: "
-        f"{key.arn} because no resource-based policy allows the kms:{ctx.operation} action",
-        detail=f"{key.arn} is an AWS managed key; its key policy does not allow kms:{ctx.operation}",
-    )

@@ -6,12 +6,10 @@ them here changes every copy in the same transaction, so the copies never disagr
 
 from __future__ import annotations
 
-import hashlib
-import hmac
+import dataclasses
 
 from .. import errors, keyspecs
 from ..context import RequestContext
-from ..crypto import software
 from ..state import KeyRecord, MaterialRecord
 
 DAY = 86400.0
@@ -37,7 +35,7 @@ def require_not_replica(ctx: RequestContext, key: KeyRecord) -> None:
 
 def imported_in_full(ctx: RequestContext, key: KeyRecord) -> bool:
     """Whether every material that is part of the key (not one pending rotation) is present."""
-    return all(m.material is not None for m in ctx.tx.key_materials(key) if not m.pending)
+    return all(m.ref is not None for m in ctx.tx.key_materials(key) if not m.pending)
 
 
 def primary_of(ctx: RequestContext, key: KeyRecord) -> KeyRecord:
@@ -50,38 +48,14 @@ def primary_of(ctx: RequestContext, key: KeyRecord) -> KeyRecord:
     return key  # its primary was deleted: the replica stands alone
 
 
-def imported_material_id(key_id: str, material: bytes) -> str:
-    """The KeyMaterialId of imported material: derived from the key id and the material, as AWS
-    does, so the same material imported again (or into a replica, which shares the key id) has
-    the same id, and different material a different one."""
-    return hmac.new(key_id.encode(), material, hashlib.sha256).hexdigest()
+def new_material_id(ctx: RequestContext) -> str:
+    """A KeyMaterialId for material KMS made (imported material's id is derived from it)."""
+    return ctx.rng.token_bytes(32).hex()
 
 
-def new_key(ctx: RequestContext, *, multi_region: bool = False, **attributes) -> KeyRecord:
-    """A new key in the caller's account and Region, stored with its first key material (none
-    for imported keys): an unused id, its ARN and the creation date, plus ``attributes``."""
-    key_id = ctx.rng.key_id(multi_region)
-    while ctx.tx.get_key(ctx.account, ctx.region, key_id) is not None:
-        # Only a seeded generator restarted over a persistent store repeats an id; draw again.
-        key_id = ctx.rng.key_id(multi_region)
-    key = KeyRecord(account=ctx.account, region=ctx.region, key_id=key_id, arn=ctx.key_arn(key_id),
-                    creation_date=ctx.now, multi_region=multi_region,
-                    multi_region_type="PRIMARY" if multi_region else None, **attributes)
-    if key.origin == "AWS_KMS":
-        add_material(ctx, key, first_material(ctx, key))
-    ctx.tx.insert_key(key)
-    ctx.touch(key)
-    return key
-
-
-def first_material(ctx: RequestContext, key: KeyRecord) -> MaterialRecord:
-    """The key material a new AWS_KMS key starts with."""
-    return MaterialRecord(
-        version=1,
-        material_id=ctx.rng.token_bytes(32).hex(),
-        material=software.generate_key_material(key.key_spec, ctx.rng),
-        created=ctx.now,
-    )
+def without_material(record: MaterialRecord) -> MaterialRecord:
+    """The record of imported material as a copy that has not imported it yet knows it."""
+    return dataclasses.replace(record, ref=None, valid_to=None, expiration_model=None)
 
 
 def add_material(ctx: RequestContext, key: KeyRecord, record: MaterialRecord) -> None:
@@ -96,8 +70,8 @@ def rotate(ctx: RequestContext, key: KeyRecord, at: float, rotation_type: str) -
     CURRENT. Callers update and store ``key``; the other copies are stored here."""
     group = copies(ctx, key)
     promoted = ctx.tx.pending_key_material(key)
-    material_id = promoted.material_id if promoted else ctx.rng.token_bytes(32).hex()
-    secret = None if promoted else software.generate_key_material(key.key_spec, ctx.rng)
+    material_id = promoted.material_id if promoted else new_material_id(ctx)
+    ref = None if promoted else ctx.generate(key.key_spec)
     for copy in group:
         current = ctx.tx.key_material(copy)
         if current is not None:
@@ -111,7 +85,7 @@ def rotate(ctx: RequestContext, key: KeyRecord, at: float, rotation_type: str) -
         else:
             add_material(ctx, copy, MaterialRecord(
                 version=ctx.tx.last_material_version(copy) + 1, material_id=material_id,
-                material=secret, created=at, rotation_date=at, rotation_type=rotation_type,
+                ref=ref, created=at, rotation_date=at, rotation_type=rotation_type,
             ))
         refresh_expiry(ctx, copy)
         if copy is not key:
@@ -133,7 +107,9 @@ def remove_imported(ctx: RequestContext, key: KeyRecord, records: list[MaterialR
     """Deletes imported material (deleted or expired): the key waits in PendingImport for the
     same material to be imported again, unless it is already on its way to deletion."""
     for record in records:
-        record.material = None
+        if record.ref is not None:
+            ctx.retired.append(record.ref)
+        record.ref = None
         ctx.tx.update_key_material(key, record)
     if not key.pending_deletion:
         key.key_state = "PendingImport"
@@ -144,10 +120,15 @@ def remove_imported(ctx: RequestContext, key: KeyRecord, records: list[MaterialR
 def refresh_expiry(ctx: RequestContext, key: KeyRecord) -> None:
     """Mirrors the key's imported material on the key: ExpirationModel and the earliest ValidTo
     of the material now imported (KeyMetadata's ValidTo, and the key's next expiry)."""
+    if key.origin == "EXTERNAL":
+        mirror_expiry(key, ctx.tx.key_materials(key))
+
+
+def mirror_expiry(key: KeyRecord, records: list[MaterialRecord]) -> None:
+    """``refresh_expiry`` from the key's material records, as given."""
     if key.origin != "EXTERNAL":
         return
-    present = [m for m in ctx.tx.key_materials(key)
-               if m.material is not None and not m.pending]
+    present = [m for m in records if m.ref is not None and not m.pending]
     expiring = [m.valid_to for m in present if m.valid_to is not None]
     key.valid_to = min(expiring) if expiring else None
     models = [m.expiration_model for m in present if m.expiration_model]

@@ -11,12 +11,13 @@ from __future__ import annotations
 import dataclasses
 
 from .. import errors
+from ..authorize import admit_new
 from ..context import RequestContext
 from ..state import KeyRecord
-from . import materials, operation
+from . import factory, materials, operation
 from .keys import key_metadata
-from .lookup import find_key
-from .policies import default_policy, validate_policy
+from .lookup import find_by_id, find_key
+from .policies import validate_policy
 from .tags import validate_new_tags
 
 
@@ -27,7 +28,8 @@ def _require_primary(key: KeyRecord, ctx: RequestContext) -> None:
 
 
 def _in_region(ctx: RequestContext, region: str) -> RequestContext:
-    return dataclasses.replace(ctx, region=region, keys={})
+    """The same call, as seen from ``region``: its keys are still the call's keys."""
+    return dataclasses.replace(ctx, region=region)
 
 
 @operation("ReplicateKey")
@@ -45,36 +47,19 @@ def replicate_key(ctx: RequestContext, req: dict) -> dict:
             f"{region} is in partition {there.partition}; a replica must be in the primary key's "
             f"partition ({ctx.partition})."
         )
-    if ctx.tx.get_key(ctx.account, region, key.key_id) is not None:
+    if find_by_id(ctx, region, key.key_id) is not None:
         raise errors.AlreadyExistsException(f"Replica key {there.key_arn(key.key_id)} already exists.")
     policy = req.get("Policy")
     if policy is not None:
         validate_policy(policy)
     tags = req.get("Tags", [])
     validate_new_tags(tags, existing=[])
+    # Replicating is CreateKey in the replica's Region as much as ReplicateKey on the primary.
+    admit_new(ctx, there.key_arn(key.key_id), "kms:CreateKey")
 
-    replica = dataclasses.replace(
-        key,
-        region=region,
-        arn=there.key_arn(key.key_id),
-        creation_date=ctx.now,
-        key_state="Enabled" if key.origin == "AWS_KMS" else "PendingImport",
-        description=req.get("Description", ""),
-        policy=policy if policy is not None else default_policy(there),
-        multi_region_type="REPLICA",
-        deletion_date=None,
-        pending_deletion_window_days=None,
-        valid_to=None,
-        extra={},
-    )
-    for record in ctx.tx.key_materials(key):
-        if key.origin == "EXTERNAL":  # a replica of imported material waits for its own import
-            record = dataclasses.replace(record, material=None, valid_to=None, expiration_model=None)
-        ctx.tx.add_key_material(replica, record)
-    ctx.tx.insert_key(replica)
+    replica = factory.replicate(there, key, description=req.get("Description", ""), policy=policy,
+                                tags=[(t["TagKey"], t["TagValue"]) for t in tags])
     ctx.touch(replica)
-    for tag in tags:
-        ctx.tx.put_tag(replica, tag["TagKey"], tag["TagValue"])
     metadata = key_metadata(there, replica)
     # AWS answers while the replica is still being made; it is usable by the next call.
     metadata.update(KeyState="Creating", Enabled=False)
@@ -92,7 +77,7 @@ def update_primary_region(ctx: RequestContext, req: dict) -> None:
     region = req["PrimaryRegion"]
     if region == ctx.region:
         raise errors.ValidationException(f"{key.arn} is already the primary key; its Region is {region}.")
-    replica = ctx.tx.get_key(ctx.account, region, key.key_id)
+    replica = find_by_id(ctx, region, key.key_id)
     if replica is None:
         raise errors.NotFoundException(
             f"Key '{_in_region(ctx, region).key_arn(key.key_id)}' does not exist",
@@ -101,6 +86,5 @@ def update_primary_region(ctx: RequestContext, req: dict) -> None:
     if replica.pending_deletion:
         raise errors.KMSInvalidStateException(f"{replica.arn} is pending deletion.")
     key.multi_region_type, replica.multi_region_type = "REPLICA", "PRIMARY"
-    ctx.touch(replica)
     ctx.tx.update_key(key)
     ctx.tx.update_key(replica)

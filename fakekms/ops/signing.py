@@ -3,22 +3,12 @@ HMAC keys: GenerateMac and VerifyMac."""
 
 from __future__ import annotations
 
-import hmac
-
-from .. import crypto, errors, keyspecs
+from .. import errors, keyspecs
 from ..context import RequestContext
 from ..state import KeyRecord
 from . import operation
 from .lookup import find_key
 from .usage import dry_run, material, reject_recipient, require_algorithm, require_usage
-
-_MAC_DIGESTS = {
-    "HMAC_SHA_224": "sha224",
-    "HMAC_SHA_256": "sha256",
-    "HMAC_SHA_384": "sha384",
-    "HMAC_SHA_512": "sha512",
-}
-
 
 def _signing_request(ctx: RequestContext, req: dict) -> tuple[KeyRecord, str, str]:
     """The key, SigningAlgorithm and MessageType of a Sign or Verify request, all checked."""
@@ -27,11 +17,11 @@ def _signing_request(ctx: RequestContext, req: dict) -> tuple[KeyRecord, str, st
     algorithm = req["SigningAlgorithm"]
     require_algorithm(key, "SigningAlgorithms", algorithm)
     message_type = req.get("MessageType", "RAW")
-    if message_type not in crypto.asymmetric.message_types(algorithm):
+    if message_type not in keyspecs.message_types(algorithm):
         raise errors.ValidationException(
             f"Message type {message_type} is incompatible with algorithm {algorithm}."
         )
-    if message_type != "RAW" and len(req["Message"]) != crypto.asymmetric.digest_bytes(algorithm):
+    if message_type != "RAW" and len(req["Message"]) != keyspecs.digest_bytes(algorithm):
         raise errors.ValidationException(f"Digest is invalid length for algorithm {algorithm}.")
     return key, algorithm, message_type
 
@@ -40,10 +30,7 @@ def _signing_request(ctx: RequestContext, req: dict) -> tuple[KeyRecord, str, st
 def sign(ctx: RequestContext, req: dict) -> dict:
     key, algorithm, message_type = _signing_request(ctx, req)
     dry_run(req)
-    private = material(ctx, key).material
-    signature = crypto.asymmetric.sign(
-        private, algorithm, req["Message"], message_type, deterministic=ctx.rng.deterministic
-    )
+    signature = ctx.backend_for(key).sign(material(ctx, key).ref, algorithm, req["Message"], message_type)
     return {"KeyId": key.arn, "Signature": signature, "SigningAlgorithm": algorithm}
 
 
@@ -51,8 +38,8 @@ def sign(ctx: RequestContext, req: dict) -> dict:
 def verify(ctx: RequestContext, req: dict) -> dict:
     key, algorithm, message_type = _signing_request(ctx, req)
     dry_run(req)
-    private = material(ctx, key).material
-    if not crypto.asymmetric.verify(private, algorithm, req["Message"], message_type, req["Signature"]):
+    ref = material(ctx, key).ref
+    if not ctx.backend_for(key).verify(ref, algorithm, req["Message"], message_type, req["Signature"]):
         # AWS answers an invalid signature with this error, never with SignatureValid: false.
         raise errors.KMSInvalidSignatureException(
             "Signature verification failed for the given message, KMS key and signing algorithm."
@@ -67,10 +54,9 @@ def get_public_key(ctx: RequestContext, req: dict) -> dict:
         raise errors.UnsupportedOperationException(
             f"{key.arn} is a {key.key_spec} KMS key; only asymmetric KMS keys have a public key."
         )
-    private = material(ctx, key).material
     result = {
         "KeyId": key.arn,
-        "PublicKey": crypto.software.public_key_der(private),
+        "PublicKey": ctx.backend_for(key).public_key(material(ctx, key).ref),
         "CustomerMasterKeySpec": key.key_spec,
         "KeySpec": key.key_spec,
         "KeyUsage": key.key_usage,
@@ -86,8 +72,7 @@ def derive_shared_secret(ctx: RequestContext, req: dict) -> dict:
     require_usage(ctx, key, "KEY_AGREEMENT")
     algorithm = req["KeyAgreementAlgorithm"]
     require_algorithm(key, "KeyAgreementAlgorithms", algorithm)
-    private = material(ctx, key).material
-    secret = crypto.asymmetric.derive_shared_secret(private, req["PublicKey"])
+    secret = ctx.backend_for(key).derive_shared_secret(material(ctx, key).ref, req["PublicKey"])
     if secret is None:
         raise errors.ValidationException(
             f"PublicKey must be a DER-encoded SubjectPublicKeyInfo of a public key on the same "
@@ -103,26 +88,26 @@ def derive_shared_secret(ctx: RequestContext, req: dict) -> dict:
 
 
 def _mac_request(ctx: RequestContext, req: dict) -> tuple[KeyRecord, str, bytes]:
-    """The key, MacAlgorithm and MAC of the message for a GenerateMac or VerifyMac request."""
+    """The key, MacAlgorithm and material reference for a GenerateMac or VerifyMac request."""
     key = find_key(ctx, req["KeyId"])
     require_usage(ctx, key, "GENERATE_VERIFY_MAC")
     algorithm = req["MacAlgorithm"]
     require_algorithm(key, "MacAlgorithms", algorithm)
     dry_run(req)
-    secret = material(ctx, key).material
-    return key, algorithm, hmac.digest(secret, req["Message"], _MAC_DIGESTS[algorithm])
+    return key, algorithm, material(ctx, key).ref
 
 
 @operation("GenerateMac")
 def generate_mac(ctx: RequestContext, req: dict) -> dict:
-    key, algorithm, mac = _mac_request(ctx, req)
+    key, algorithm, ref = _mac_request(ctx, req)
+    mac = ctx.backend_for(key).generate_mac(ref, algorithm, req["Message"])
     return {"Mac": mac, "MacAlgorithm": algorithm, "KeyId": key.arn}
 
 
 @operation("VerifyMac")
 def verify_mac(ctx: RequestContext, req: dict) -> dict:
-    key, algorithm, mac = _mac_request(ctx, req)
-    if not hmac.compare_digest(mac, req["Mac"]):
+    key, algorithm, ref = _mac_request(ctx, req)
+    if not ctx.backend_for(key).verify_mac(ref, algorithm, req["Message"], req["Mac"]):
         raise errors.KMSInvalidMacException(
             "The MAC does not match the message under this KMS key and MAC algorithm."
         )

@@ -55,7 +55,7 @@ def require_symmetric(ctx: RequestContext, key: KeyRecord) -> None:
 def material(ctx: RequestContext, key: KeyRecord, version: int | None = None) -> MaterialRecord:
     """The key's CURRENT material, or the version a ciphertext names."""
     found = ctx.tx.key_material(key, version)
-    if found is None or found.material is None:
+    if found is None or found.ref is None:
         if version is not None:  # the blob names material this key does not have
             raise errors.InvalidCiphertextException(
                 "The ciphertext refers to key material that this KMS key does not have.",

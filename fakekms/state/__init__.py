@@ -1,6 +1,15 @@
-"""State: one store interface over SQLite, in memory by default or in a file."""
+"""State: the store interface (``base``) and its engines; SQLite today, in memory by default or
+in a file."""
 
-from .records import AliasRecord, KeyRecord, MaterialRecord
-from .store import Store, Transaction
+from .base import ReadTransaction, Store, Transaction
+from .records import AliasRecord, ImportTokenRecord, KeyRecord, KeyUse, MaterialRecord
+from .sqlite import DEFAULT_AUDIT_RETENTION, SQLiteStore
 
-__all__ = ["AliasRecord", "KeyRecord", "MaterialRecord", "Store", "Transaction"]
+
+def open_store(db: str = ":memory:", *, audit_retention: int = DEFAULT_AUDIT_RETENTION) -> Store:
+    """The store for ``--db``: a path (or ``:memory:``) opens SQLite."""
+    return SQLiteStore(db, audit_retention=audit_retention)
+
+
+__all__ = ["AliasRecord", "DEFAULT_AUDIT_RETENTION", "ImportTokenRecord", "KeyRecord", "KeyUse",
+           "MaterialRecord", "ReadTransaction", "SQLiteStore", "Store", "Transaction", "open_store"]

@@ -111,8 +111,9 @@ class MaterialRecord:
 
     version: int
     material_id: str
-    # None while imported material is absent: deleted, expired, or not yet imported here.
-    material: bytes | None
+    # The key backend's reference to the material (for the software backend, the material
+    # itself); None while imported material is absent: deleted, expired, or not yet imported.
+    ref: bytes | None
     created: float
     # KeyMaterialState: CURRENT, NON_CURRENT, PENDING_ROTATION, PENDING_MULTI_REGION_...
     state: str = "CURRENT"
@@ -132,18 +133,42 @@ class MaterialRecord:
     def import_state(self) -> str | None:
         if not self.imported:
             return None
-        return "IMPORTED" if self.material is not None else "PENDING_IMPORT"
+        return "IMPORTED" if self.ref is not None else "PENDING_IMPORT"
 
     def doc(self) -> str:
         """The metadata kept beside the material bytes."""
         data = _shallow(self)
-        for column in ("version", "material", "created", "state"):
+        for column in ("version", "ref", "created", "state"):
             del data[column]
         return json.dumps(data, separators=(",", ":"))
 
     @classmethod
-    def from_row(cls, version: int, material, created: float, state: str, doc: str) -> "MaterialRecord":
+    def from_row(cls, version: int, ref, created: float, state: str, doc: str) -> "MaterialRecord":
         data = json.loads(doc)
         known = _names(cls)
-        return cls(version=version, material=bytes(material) if material is not None else None,
+        return cls(version=version, ref=bytes(ref) if ref is not None else None,
                    created=created, state=state, **{k: v for k, v in data.items() if k in known})
+
+
+@dataclass
+class ImportTokenRecord:
+    """What GetParametersForImport issued: the token is a handle on this row."""
+
+    token: str
+    account: str
+    region: str
+    key_id: str
+    valid_to: float
+    wrapping_key: bytes  # the key backend's reference to the wrapping private key
+    wrapping_algorithm: str
+    wrapping_key_spec: str
+
+
+@dataclass
+class KeyUse:
+    """A key's last cryptographic use, as GetKeyLastUsage reports it."""
+
+    operation: str
+    time: float
+    event_id: str
+    request_id: str

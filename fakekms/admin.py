@@ -1,0 +1,170 @@
+"""The admin routes under ``/_fakekms/``: health, reset, the clock, seed files, and read-only
+views of keys, aliases and the audit log. JSON in, JSON out; a bad request answers 400 with
+``{"error": ...}``. None of them is a KMS call: they leave no audit event.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import urllib.parse
+from typing import TYPE_CHECKING
+
+from . import __version__, seedfile, wire
+
+if TYPE_CHECKING:
+    from .app import FakeKMS
+
+STATUS_TEXT = {200: "200 OK", 400: "400 Bad Request", 404: "404 Not Found",
+               405: "405 Method Not Allowed", 413: "413 Request Entity Too Large",
+               500: "500 Internal Server Error"}
+
+
+class AdminRoutes:
+    def __init__(self, app: "FakeKMS") -> None:
+        self.app = app
+
+    def __call__(self, method: str, path: str, environ, start_response):
+        routes = {
+            ("GET", "/_fakekms/health"): self.health,
+            ("POST", "/_fakekms/reset"): self.app.reset,
+            ("GET", "/_fakekms/clock"): self.clock_state,
+            ("POST", "/_fakekms/clock"): lambda: self.control_clock(_json_body(environ)),
+            ("GET", "/_fakekms/audit"): lambda: self.audit_query(environ.get("QUERY_STRING", "")),
+            ("GET", "/_fakekms/keys"): lambda: {"keys": self.app.views.keys(**_scope(environ))},
+            ("GET", "/_fakekms/aliases"): lambda: {"aliases": self.app.views.aliases(**_scope(environ))},
+            ("POST", "/_fakekms/seed-file"): lambda: self.app.load_seed_file(_path_in(_json_body(environ))),
+        }
+        action = routes.get((method, path))
+        if action is None:
+            known = any(p == path for _, p in routes)
+            status = 405 if known else 404
+            body = {"error": f"{method} {path} is not a fakekms admin route"}
+        else:
+            try:
+                status, body = 200, action()
+            except (ValueError, seedfile.SeedFileError) as exc:
+                status, body = 400, {"error": str(exc)}
+        payload = json.dumps(body).encode()
+        start_response(STATUS_TEXT[status], [("Content-Type", "application/json"),
+                                             ("Content-Length", str(len(payload)))])
+        return [payload]
+
+    def health(self) -> dict:
+        store = self.app.store
+        return {
+            "status": "ok",
+            "version": __version__,
+            "backend": store.backend,
+            "db": store.location,
+            "keys": self.app.views.key_count(),
+            "region": self.app.region,
+        }
+
+    def clock_state(self) -> dict:
+        now = self.app.clock.now()
+        iso = datetime.datetime.fromtimestamp(now, datetime.timezone.utc).isoformat()
+        return {"now": now, "iso": iso, "frozen": self.app.clock.frozen}
+
+    def control_clock(self, body: dict) -> dict:
+        """``{"advance": seconds}``, ``{"set": epoch seconds or ISO 8601, "frozen": bool}`` or
+        ``{"reset": true}``; answers the clock's new state. Raises ValueError for anything else."""
+        clock = self.app.clock
+        if not isinstance(body, dict) or len(body.keys() - {"frozen"}) != 1:
+            raise ValueError(_CLOCK_USAGE)
+        if "advance" in body:
+            seconds = body["advance"]
+            if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
+                raise ValueError("advance takes a number of seconds")
+            _check_time(clock.now() + seconds)
+            clock.advance(seconds)
+        elif "set" in body:
+            epoch = _check_time(_epoch_seconds(body["set"]))
+            clock.set(epoch, frozen=bool(body.get("frozen", False)))
+        elif body.get("reset") is True:
+            clock.reset()
+        else:
+            raise ValueError(_CLOCK_USAGE)
+        return self.clock_state()
+
+    def audit_query(self, query: str) -> dict:
+        """``GET /_fakekms/audit?eventName=Decrypt&key=<id, ARN or alias>&since=<time>``."""
+        one = _query(query, {"eventName", "key", "since"})
+        since = one.get("since")
+        if since is not None:
+            try:
+                since = _epoch_seconds(float(since))
+            except ValueError:
+                since = _epoch_seconds(since)
+        return {"events": self.app.views.audit_events(one.get("eventName"), one.get("key"), since)}
+
+
+def _query(query: str, allowed: set[str]) -> dict[str, str]:
+    args = urllib.parse.parse_qs(query, keep_blank_values=True)
+    unknown = args.keys() - allowed
+    if unknown:
+        raise ValueError(f"unknown filter {sorted(unknown)[0]!r}; filters are {', '.join(sorted(allowed))}")
+    return {name: values[-1] for name, values in args.items()}
+
+
+def _scope(environ) -> dict:
+    """The ``account`` and ``region`` filters of a view route."""
+    return _query(environ.get("QUERY_STRING", ""), {"account", "region"})
+
+
+def read_body(environ) -> bytes | None:
+    """The request body, or None if it is over the size limit."""
+    stream = environ["wsgi.input"]
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    if length > wire.MAX_BODY_BYTES:
+        return None
+    if length:
+        return stream.read(length)
+    if environ.get("wsgi.input_terminated"):
+        data = stream.read(wire.MAX_BODY_BYTES + 1)
+        return None if len(data) > wire.MAX_BODY_BYTES else data
+    return b""
+
+
+def _json_body(environ):
+    raw = read_body(environ)
+    if raw is None:
+        raise ValueError("request body too large")
+    try:
+        return json.loads(raw or b"{}")
+    except ValueError:
+        raise ValueError("request body is not JSON") from None
+
+
+def _path_in(body) -> str:
+    if not isinstance(body, dict) or not isinstance(body.get("path"), str):
+        raise ValueError('send {"path": "<seed file>"}')
+    return body["path"]
+
+
+_CLOCK_USAGE = 'send one of {"advance": seconds}, {"set": time, "frozen": bool}, {"reset": true}'
+_LATEST = 253402300799.0  # 9999-12-31T23:59:59Z, the last time a timestamp can show
+
+
+def _check_time(epoch: float) -> float:
+    """The clock stays between 1970 and 9999, where every response can render it."""
+    if not 0.0 <= epoch <= _LATEST:  # also false for NaN
+        raise ValueError("the clock must stay between 1970-01-01 and 9999-12-31")
+    return epoch
+
+
+def _epoch_seconds(value) -> float:
+    """Epoch seconds from a number or an ISO 8601 string (a naive time is taken as UTC)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, str):
+        parsed = datetime.datetime.fromisoformat(value)
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=datetime.timezone.utc)
+        return parsed.timestamp()
+    raise ValueError("set takes epoch seconds or an ISO 8601 time")
+
+

@@ -1,0 +1,180 @@
+"""The KMS request path, one call at a time, on plain values (no HTTP), so a transport other than
+HTTP (the in-process mode) runs exactly the same steps:
+
+    wire       operation from X-Amz-Target, JSON body, caller from the SigV4 credential scope
+    validate   the request against the service model (types, required, ranges, enums, blobs)
+    prepare    what an operation makes before any state is held: slow key material
+    operation  in one write transaction: timed events due, AWS managed keys the request names,
+               the handler; every key it touches passes the authorize step (``authorize``)
+    serialize  the output shape from the model, after commit
+    audit      one CloudTrail event per call, answered or refused, after commit
+
+Material made for a call that does not commit is destroyed; material of keys the call deleted
+is destroyed once the deletion has committed.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from contextlib import contextmanager
+
+from . import errors, model, ops, wire
+from .audit import AuditLog
+from .authorize import Authorizer
+from .clock import Clock
+from .context import DEFAULT_ACCOUNT, Caller, RequestContext
+from .crypto.backend import KeyBackend
+from .ops import lifecycle
+from .seeding import RandomSource
+from .state import Store
+
+log = logging.getLogger("fakekms")
+
+
+def account_for(access_key_id: str | None) -> str:
+    """A 12-digit access key id is taken as the account id; anything else is the default."""
+    if access_key_id and len(access_key_id) == 12 and access_key_id.isdigit():
+        return access_key_id
+    return DEFAULT_ACCOUNT
+
+
+class Gate:
+    """Calls pass side by side; a reset passes alone, after the calls under way and before the
+    next, so no call sees half a reset."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._calls = 0
+        self._closed = False
+
+    @contextmanager
+    def call(self):
+        with self._cond:
+            while self._closed:
+                self._cond.wait()
+            self._calls += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._calls -= 1
+                if not self._calls:
+                    self._cond.notify_all()
+
+    @contextmanager
+    def alone(self):
+        with self._cond:
+            while self._closed:
+                self._cond.wait()
+            self._closed = True
+            while self._calls:
+                self._cond.wait()
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._closed = False
+                self._cond.notify_all()
+
+
+class Pipeline:
+    def __init__(self, *, store: Store, clock: Clock, rng: RandomSource, backend: KeyBackend,
+                 authorizer: Authorizer, audit: AuditLog, region: str) -> None:
+        self.store = store
+        self.clock = clock
+        self.rng = rng
+        self.backend = backend
+        self.authorizer = authorizer
+        self.audit = audit
+        self.region = region
+        self.gate = Gate()
+        ops.handlers()  # register every operation now, not on the first request
+
+    def context(self, operation: str = "", *, account: str = DEFAULT_ACCOUNT, region: str | None = None,
+                source_ip: str | None = None, user_agent: str | None = None) -> RequestContext:
+        region = region or self.region
+        return RequestContext(
+            operation=operation, account=account, region=region, request_id=str(uuid.uuid4()),
+            now=self.clock.now(), caller=Caller.root(account, region), source_ip=source_ip,
+            user_agent=user_agent, rng=self.rng, backend=self.backend, authorizer=self.authorizer,
+        )
+
+    def handle(self, target: str | None, raw_body: bytes, *, authorization: str | None = None,
+               source_ip: str | None = None, user_agent: str | None = None) -> tuple[int, bytes, str]:
+        """One KMS call: (HTTP status, response body, request id)."""
+        with self.gate.call():
+            ctx = self.context(source_ip=source_ip, user_agent=user_agent)
+            params = result = None
+            try:
+                ctx.operation = wire.operation_from_target(target)
+                scope = wire.credential_scope(authorization)
+                if scope:
+                    access_key_id, ctx.region = scope
+                    ctx.account = account_for(access_key_id)
+                    ctx.caller = Caller.root(ctx.account, ctx.region, access_key_id)
+                params = model.parse_input(ctx.operation, wire.decode_body(raw_body))
+                result = self.run(ctx, ops.operation_for(ctx.operation), params)
+                body = model.serialize_output(ctx.operation, result) if model.output_shape_name(ctx.operation) else None
+            except errors.KMSError as exc:
+                return self._refused(ctx, target, params, exc)
+            except Exception:  # a bug of ours: AWS's internal error, never a traceback on the wire
+                log.exception("%s %s failed", ctx.request_id, ctx.operation or target)
+                exc = errors.KMSInternalException("fakekms failed to process the request; see its log.")
+                return self._refused(ctx, target, params, exc, status=500)
+            log.debug("%s %s ok", ctx.request_id, ctx.operation)
+            self.audit.record(ctx, params, result)
+            return 200, wire.encode(body), ctx.request_id
+
+    def run(self, ctx: RequestContext, op: ops.Operation, params: dict):
+        """The operation's prepare step, then the operation in one write transaction."""
+        try:
+            if op.prepare is not None:
+                ctx.prepared = op.prepare(ctx, params)
+            with self.store.transaction() as tx:
+                ctx.tx = tx
+                result = ops.run(ctx, op, params)
+        except BaseException:
+            self._destroy(ctx.generated)
+            raise
+        finally:
+            ctx.tx = None
+        self._destroy(ctx.retired)
+        return result
+
+    def catch_up(self) -> None:
+        """Runs the timed events due by now, outside any call (before a read-only view)."""
+        ctx = self.context("CatchUp")
+        with self.store.read() as view:
+            if view.next_due_key(ctx.now) is None:
+                return
+        with self.gate.call():
+            try:
+                with self.store.transaction() as tx:
+                    ctx.tx = tx
+                    lifecycle.catch_up(ctx)
+            except BaseException:
+                self._destroy(ctx.generated)
+                raise
+            finally:
+                ctx.tx = None
+            self._destroy(ctx.retired)
+
+    def _refused(self, ctx: RequestContext, target: str | None, params, exc: errors.KMSError,
+                 status: int | None = None) -> tuple[int, bytes, str]:
+        if not ctx.operation:  # not a KMS operation; the record names what was asked
+            ctx.operation = (target or "").rpartition(".")[2]
+        if status is None:
+            log.info("%s %s -> %s: %s%s", ctx.request_id, ctx.operation or target, exc.code, exc.message,
+                     f" ({exc.detail})" if exc.detail else "")
+        self.audit.record(ctx, params, error=exc)
+        return status or exc.status, wire.error_body(exc), ctx.request_id
+
+    def _destroy(self, refs: list) -> None:
+        for ref in refs:
+            try:
+                self.backend.destroy(ref)
+            except Exception:  # a leak in the backend must not fail the call
+                log.exception("could not destroy key material")
+        refs.clear()

@@ -1,0 +1,174 @@
+"""The store interface: what the rest of fakekms may ask of state, whatever engine keeps it.
+
+A ``Store`` hands out transactions. A write ``Transaction`` is one operation's whole effect: it
+commits at the end of its ``with`` block or, if the block raises, leaves nothing behind. A
+``ReadTransaction`` sees one consistent snapshot and cannot write. Nothing outside ``state/``
+knows how an engine keeps its rows; every engine passes ``tests/test_store_contract.py``.
+
+Timed events (deletion, automatic rotation, expiry of imported material) are found from the due
+dates stored with the keys (``next_due_key``), never from anything a process remembers, so any
+number of processes sharing one store agree on what is due.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from contextlib import AbstractContextManager
+
+from .records import AliasRecord, ImportTokenRecord, KeyRecord, KeyUse, MaterialRecord
+
+
+class ReadTransaction(ABC):
+    """Reads, inside one consistent snapshot."""
+
+    # --- keys -----------------------------------------------------------------------------
+
+    @abstractmethod
+    def get_key(self, account: str, region: str, key_id: str) -> KeyRecord | None: ...
+
+    @abstractmethod
+    def list_keys(self, account: str | None, region: str | None, after: int,
+                  limit: int) -> list[tuple[int, KeyRecord]]:
+        """(position, key) in creation order after position ``after``; None matches every
+        account or Region."""
+
+    @abstractmethod
+    def key_copies(self, account: str, key_id: str) -> list[KeyRecord]:
+        """Every Region's copy of a key id (a multi-Region key's primary and replicas), by Region."""
+
+    @abstractmethod
+    def next_due_key(self, now: float) -> KeyRecord | None:
+        """The key whose stored due date comes first, if it is ``now`` or earlier."""
+
+    @abstractmethod
+    def key_count(self) -> int: ...
+
+    # --- key material ---------------------------------------------------------------------
+
+    @abstractmethod
+    def key_material(self, key: KeyRecord, version: int | None = None) -> MaterialRecord | None:
+        """The given version of a key's material, or its CURRENT one; None if there is none."""
+
+    @abstractmethod
+    def pending_key_material(self, key: KeyRecord) -> MaterialRecord | None:
+        """The imported material waiting for an on-demand rotation, if any."""
+
+    @abstractmethod
+    def key_material_by_id(self, key: KeyRecord, material_id: str) -> MaterialRecord | None: ...
+
+    @abstractmethod
+    def last_material_version(self, key: KeyRecord) -> int:
+        """The newest version number of a key's material; 0 if it has none."""
+
+    @abstractmethod
+    def key_materials(self, key: KeyRecord) -> list[MaterialRecord]:
+        """Every version of a key's material, oldest first."""
+
+    # --- import tokens, aliases, tags ------------------------------------------------------
+
+    @abstractmethod
+    def import_token(self, token: str) -> ImportTokenRecord | None: ...
+
+    @abstractmethod
+    def get_alias(self, account: str, region: str, alias_name: str) -> AliasRecord | None: ...
+
+    @abstractmethod
+    def list_aliases(self, account: str | None, region: str | None, after: str, limit: int,
+                     key_id: str | None = None) -> list[AliasRecord]:
+        """Aliases by name after ``after``; None matches every account or Region."""
+
+    @abstractmethod
+    def tags(self, key: KeyRecord) -> list[tuple[str, str]]:
+        """(TagKey, TagValue) in the order the tags were first set."""
+
+    # --- audit ----------------------------------------------------------------------------
+
+    @abstractmethod
+    def audit_events(self, event_name: str | None = None,
+                     since: float | None = None) -> list[tuple[float, str]]:
+        """(epoch seconds, JSON) of the kept audit events, oldest first."""
+
+    @abstractmethod
+    def key_last_use(self, key: KeyRecord) -> KeyUse | None: ...
+
+
+class Transaction(ReadTransaction):
+    """Reads and writes, committed together or not at all."""
+
+    @abstractmethod
+    def insert_key(self, key: KeyRecord) -> None: ...
+
+    @abstractmethod
+    def update_key(self, key: KeyRecord) -> None:
+        """Stores the key, with its due date (``KeyRecord.due_at``)."""
+
+    @abstractmethod
+    def delete_key(self, account: str, region: str, key_id: str) -> list[MaterialRecord]:
+        """Deletes a key with everything that belongs to it (material, import tokens, aliases,
+        tags, last use) and answers the material it had, for its backend to destroy."""
+
+    @abstractmethod
+    def add_key_material(self, key: KeyRecord, record: MaterialRecord) -> None: ...
+
+    @abstractmethod
+    def update_key_material(self, key: KeyRecord, record: MaterialRecord) -> None: ...
+
+    @abstractmethod
+    def delete_key_material(self, key: KeyRecord, version: int) -> None: ...
+
+    @abstractmethod
+    def add_import_token(self, token: ImportTokenRecord) -> None: ...
+
+    @abstractmethod
+    def drop_import_tokens(self, before: float) -> None:
+        """Forgets tokens that expired before ``before``."""
+
+    @abstractmethod
+    def insert_alias(self, alias: AliasRecord) -> None: ...
+
+    @abstractmethod
+    def update_alias(self, alias: AliasRecord) -> None: ...
+
+    @abstractmethod
+    def delete_alias(self, account: str, region: str, alias_name: str) -> None: ...
+
+    @abstractmethod
+    def put_tag(self, key: KeyRecord, tag_key: str, tag_value: str) -> None:
+        """Sets a tag; a tag key already set keeps its place and takes the new value."""
+
+    @abstractmethod
+    def delete_tag(self, key: KeyRecord, tag_key: str) -> None: ...
+
+    @abstractmethod
+    def add_audit_event(self, time: float, event_name: str, doc: str) -> None:
+        """Keeps an audit event; the oldest beyond the store's retention are dropped."""
+
+    @abstractmethod
+    def record_key_use(self, account: str, region: str, key_id: str, use: KeyUse) -> None: ...
+
+    @abstractmethod
+    def wipe(self) -> None:
+        """Deletes every key, alias, tag, token and audit event of every account and Region."""
+
+
+class Store(ABC):
+    """An engine keeping fakekms's state."""
+
+    #: What the health route reports: "memory", "sqlite", ...
+    backend: str
+    #: Whether the state outlives the process.
+    persistent: bool
+    #: Where the state is kept (a path, a connection string), or None in memory.
+    location: str | None
+
+    @abstractmethod
+    def transaction(self) -> AbstractContextManager[Transaction]:
+        """A write transaction; writers are serialised (across processes too, where the engine
+        is shared), so what one reads stays true until it commits."""
+
+    @abstractmethod
+    def read(self) -> AbstractContextManager[ReadTransaction]:
+        """A read-only snapshot, for views that must not write."""
+
+    @abstractmethod
+    def close(self) -> None: ...

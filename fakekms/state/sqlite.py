@@ -1,0 +1,401 @@
+"""The SQLite engine of the store: at ``:memory:`` by default or in a file, one code path for both.
+
+Every write transaction is ``BEGIN IMMEDIATE`` ... ``COMMIT``, so it commits whole or not at all,
+before the response leaves: a server killed with SIGKILL keeps everything it acknowledged. A file
+database runs in WAL mode; WAL with ``synchronous=NORMAL`` survives a killed process (only an
+operating-system crash could lose the last commits).
+
+Within a process, one connection guarded by a lock serialises the transactions; across processes
+sharing a file, SQLite's write lock does (``BEGIN IMMEDIATE`` waits for it). Either way what a
+transaction read stays true until it commits: racing writes (two CreateAlias calls for one name)
+come out as exactly one success, and no update is lost. Nothing is remembered outside the file:
+what is due is read from the stored due dates by every transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from contextlib import contextmanager
+from typing import Iterator
+
+from . import migrations
+from .base import ReadTransaction, Store, Transaction
+from .records import AliasRecord, ImportTokenRecord, KeyRecord, KeyUse, MaterialRecord
+
+SCHEMA_VERSION = 2
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS keys (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    account TEXT NOT NULL,
+    region TEXT NOT NULL,
+    key_id TEXT NOT NULL,
+    due_at REAL,
+    doc TEXT NOT NULL,
+    UNIQUE (account, region, key_id)
+);
+CREATE INDEX IF NOT EXISTS keys_due_at ON keys (due_at) WHERE due_at IS NOT NULL;
+CREATE INDEX IF NOT EXISTS keys_by_id ON keys (account, key_id);
+CREATE TABLE IF NOT EXISTS key_material (
+    account TEXT NOT NULL,
+    region TEXT NOT NULL,
+    key_id TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    material BLOB,
+    created REAL NOT NULL,
+    state TEXT NOT NULL,
+    doc TEXT NOT NULL,
+    PRIMARY KEY (account, region, key_id, version)
+);
+CREATE TABLE IF NOT EXISTS import_tokens (
+    token TEXT PRIMARY KEY,
+    account TEXT NOT NULL,
+    region TEXT NOT NULL,
+    key_id TEXT NOT NULL,
+    valid_to REAL NOT NULL,
+    wrapping_key BLOB NOT NULL,
+    doc TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS import_tokens_by_key ON import_tokens (account, region, key_id);
+CREATE TABLE IF NOT EXISTS aliases (
+    account TEXT NOT NULL,
+    region TEXT NOT NULL,
+    alias_name TEXT NOT NULL,
+    key_id TEXT NOT NULL,
+    created REAL NOT NULL,
+    updated REAL NOT NULL,
+    PRIMARY KEY (account, region, alias_name)
+);
+CREATE INDEX IF NOT EXISTS aliases_by_key ON aliases (account, region, key_id);
+CREATE TABLE IF NOT EXISTS tags (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    account TEXT NOT NULL,
+    region TEXT NOT NULL,
+    key_id TEXT NOT NULL,
+    tag_key TEXT NOT NULL,
+    tag_value TEXT NOT NULL,
+    UNIQUE (account, region, key_id, tag_key)
+);
+CREATE TABLE IF NOT EXISTS audit (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    time REAL NOT NULL,
+    event_name TEXT NOT NULL,
+    doc TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS key_usage (
+    account TEXT NOT NULL,
+    region TEXT NOT NULL,
+    key_id TEXT NOT NULL,
+    operation TEXT NOT NULL,
+    time REAL NOT NULL,
+    event_id TEXT NOT NULL,
+    request_id TEXT NOT NULL,
+    PRIMARY KEY (account, region, key_id)
+);
+"""
+
+# The tables whose rows belong to one key, deleted with it.
+_TABLES = ("keys", "key_material", "import_tokens", "aliases", "tags", "key_usage")
+_MATERIAL_SELECT = "SELECT version, material, created, state, doc FROM key_material"
+_KEY_WHERE = " WHERE account = ? AND region = ? AND key_id = ?"
+# How many audit events the store keeps (the newest); the --audit-log file keeps every one.
+DEFAULT_AUDIT_RETENTION = 10_000
+
+
+def _scope(sql: str, args: list, account: str | None, region: str | None) -> str:
+    """Adds the account and Region conditions that are not None."""
+    if account is not None:
+        sql += " AND account = ?"
+        args.append(account)
+    if region is not None:
+        sql += " AND region = ?"
+        args.append(region)
+    return sql
+
+
+class SQLiteStore(Store):
+    def __init__(self, path: str = ":memory:", *, audit_retention: int = DEFAULT_AUDIT_RETENTION) -> None:
+        self.path = path
+        self.audit_retention = audit_retention
+        self.persistent = path not in ("", ":memory:") and not path.startswith("file::memory:")
+        self.backend = "sqlite" if self.persistent else "memory"
+        self.location = path if self.persistent else None
+        self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._lock = threading.RLock()
+        self._conn.execute("PRAGMA busy_timeout = 10000")
+        if self.persistent:
+            self._conn.execute("PRAGMA journal_mode = WAL")
+            self._conn.execute("PRAGMA synchronous = NORMAL")
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")  # two processes opening one new file: one at a time
+            try:
+                migrations.upgrade(self._conn)
+                for statement in filter(str.strip, _SCHEMA.split(";")):
+                    self._conn.execute(statement)
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute(
+                "INSERT OR REPLACE INTO meta (name, value) VALUES ('schema_version', ?)",
+                (str(SCHEMA_VERSION),),
+            )
+            self._conn.execute("COMMIT")
+
+    @contextmanager
+    def transaction(self) -> Iterator["SQLiteTransaction"]:
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            tx = SQLiteTransaction(self._conn, self.audit_retention)
+            try:
+                yield tx
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            finally:
+                tx._conn = None  # a transaction kept past its block cannot touch the store
+            self._conn.execute("COMMIT")
+
+    @contextmanager
+    def read(self) -> Iterator["SQLiteReadTransaction"]:
+        with self._lock:
+            self._conn.execute("BEGIN")
+            tx = SQLiteReadTransaction(self._conn)
+            try:
+                yield tx
+            finally:
+                tx._conn = None
+                self._conn.execute("ROLLBACK")
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+
+class SQLiteReadTransaction(ReadTransaction):
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    def _one(self, sql: str, args: tuple | list = ()):
+        return self._conn.execute(sql, args).fetchone()
+
+    def _all(self, sql: str, args: tuple | list = ()):
+        return self._conn.execute(sql, args).fetchall()
+
+    # --- keys -----------------------------------------------------------------------------
+
+    def get_key(self, account: str, region: str, key_id: str) -> KeyRecord | None:
+        row = self._one("SELECT doc FROM keys" + _KEY_WHERE, (account, region, key_id))
+        return KeyRecord.from_json(row[0]) if row else None
+
+    def list_keys(self, account: str | None, region: str | None, after: int,
+                  limit: int) -> list[tuple[int, KeyRecord]]:
+        args: list = [after]
+        sql = _scope("SELECT seq, doc FROM keys WHERE seq > ?", args, account, region)
+        rows = self._all(sql + " ORDER BY seq LIMIT ?", (*args, limit))
+        return [(seq, KeyRecord.from_json(doc)) for seq, doc in rows]
+
+    def key_copies(self, account: str, key_id: str) -> list[KeyRecord]:
+        rows = self._all("SELECT doc FROM keys WHERE account = ? AND key_id = ? ORDER BY region",
+                         (account, key_id))
+        return [KeyRecord.from_json(doc) for (doc,) in rows]
+
+    def next_due_key(self, now: float) -> KeyRecord | None:
+        row = self._one(
+            "SELECT doc FROM keys WHERE due_at IS NOT NULL AND due_at <= ? ORDER BY due_at, seq LIMIT 1",
+            (now,),
+        )
+        return KeyRecord.from_json(row[0]) if row else None
+
+    def key_count(self) -> int:
+        return self._one("SELECT COUNT(*) FROM keys")[0]
+
+    # --- key material ---------------------------------------------------------------------
+
+    def _material(self, key: KeyRecord, condition: str = "", args: tuple = ()) -> MaterialRecord | None:
+        row = self._one(_MATERIAL_SELECT + _KEY_WHERE + condition,
+                        (key.account, key.region, key.key_id, *args))
+        return MaterialRecord.from_row(*row) if row else None
+
+    def key_material(self, key: KeyRecord, version: int | None = None) -> MaterialRecord | None:
+        if version is None:
+            return self._material(key, " AND state = 'CURRENT'")
+        return self._material(key, " AND version = ?", (version,))
+
+    def pending_key_material(self, key: KeyRecord) -> MaterialRecord | None:
+        return self._material(key, " AND state LIKE 'PENDING%'")
+
+    def key_material_by_id(self, key: KeyRecord, material_id: str) -> MaterialRecord | None:
+        return self._material(key, " AND json_extract(doc, '$.material_id') = ?", (material_id,))
+
+    def last_material_version(self, key: KeyRecord) -> int:
+        return self._one("SELECT COALESCE(MAX(version), 0) FROM key_material" + _KEY_WHERE,
+                         (key.account, key.region, key.key_id))[0]
+
+    def key_materials(self, key: KeyRecord) -> list[MaterialRecord]:
+        rows = self._all(_MATERIAL_SELECT + _KEY_WHERE + " ORDER BY version",
+                         (key.account, key.region, key.key_id))
+        return [MaterialRecord.from_row(*row) for row in rows]
+
+    # --- import tokens, aliases, tags ------------------------------------------------------
+
+    def import_token(self, token: str) -> ImportTokenRecord | None:
+        row = self._one(
+            "SELECT account, region, key_id, valid_to, wrapping_key, doc FROM import_tokens WHERE token = ?",
+            (token,),
+        )
+        if row is None:
+            return None
+        account, region, key_id, valid_to, wrapping_key, doc = row
+        params = json.loads(doc)
+        return ImportTokenRecord(token, account, region, key_id, valid_to, bytes(wrapping_key),
+                                 params["WrappingAlgorithm"], params["WrappingKeySpec"])
+
+    def get_alias(self, account: str, region: str, alias_name: str) -> AliasRecord | None:
+        row = self._one(
+            "SELECT key_id, created, updated FROM aliases WHERE account = ? AND region = ? AND alias_name = ?",
+            (account, region, alias_name),
+        )
+        return AliasRecord(account, region, alias_name, *row) if row else None
+
+    def list_aliases(self, account: str | None, region: str | None, after: str, limit: int,
+                     key_id: str | None = None) -> list[AliasRecord]:
+        args: list = [after]
+        sql = _scope("SELECT account, region, alias_name, key_id, created, updated FROM aliases"
+                     " WHERE alias_name > ?", args, account, region)
+        if key_id is not None:
+            sql += " AND key_id = ?"
+            args.append(key_id)
+        rows = self._all(sql + " ORDER BY alias_name, account, region LIMIT ?", (*args, limit))
+        return [AliasRecord(*row) for row in rows]
+
+    def tags(self, key: KeyRecord) -> list[tuple[str, str]]:
+        return self._all("SELECT tag_key, tag_value FROM tags" + _KEY_WHERE + " ORDER BY seq",
+                         (key.account, key.region, key.key_id))
+
+    # --- audit ----------------------------------------------------------------------------
+
+    def audit_events(self, event_name: str | None = None,
+                     since: float | None = None) -> list[tuple[float, str]]:
+        sql, args = "SELECT time, doc FROM audit WHERE 1 = 1", []
+        if event_name is not None:
+            sql += " AND event_name = ?"
+            args.append(event_name)
+        if since is not None:
+            sql += " AND time >= ?"
+            args.append(since)
+        return self._all(sql + " ORDER BY seq", args)
+
+    def key_last_use(self, key: KeyRecord) -> KeyUse | None:
+        row = self._one("SELECT operation, time, event_id, request_id FROM key_usage" + _KEY_WHERE,
+                        (key.account, key.region, key.key_id))
+        return KeyUse(*row) if row else None
+
+
+class SQLiteTransaction(SQLiteReadTransaction, Transaction):
+    def __init__(self, conn: sqlite3.Connection, audit_retention: int = DEFAULT_AUDIT_RETENTION) -> None:
+        super().__init__(conn)
+        self._audit_retention = audit_retention
+
+    def _run(self, sql: str, args: tuple | list = ()) -> sqlite3.Cursor:
+        return self._conn.execute(sql, args)
+
+    # --- keys -----------------------------------------------------------------------------
+
+    def insert_key(self, key: KeyRecord) -> None:
+        self._run("INSERT INTO keys (account, region, key_id, due_at, doc) VALUES (?, ?, ?, ?, ?)",
+                  (key.account, key.region, key.key_id, key.due_at(), key.to_json()))
+
+    def update_key(self, key: KeyRecord) -> None:
+        self._run("UPDATE keys SET due_at = ?, doc = ?" + _KEY_WHERE,
+                  (key.due_at(), key.to_json(), key.account, key.region, key.key_id))
+
+    def delete_key(self, account: str, region: str, key_id: str) -> list[MaterialRecord]:
+        rows = self._all(_MATERIAL_SELECT + _KEY_WHERE, (account, region, key_id))
+        for table in _TABLES:
+            self._run(f"DELETE FROM {table}" + _KEY_WHERE, (account, region, key_id))  # noqa: S608
+        return [MaterialRecord.from_row(*row) for row in rows]
+
+    # --- key material ---------------------------------------------------------------------
+
+    def add_key_material(self, key: KeyRecord, record: MaterialRecord) -> None:
+        self._run(
+            "INSERT INTO key_material (account, region, key_id, version, material, created, state, doc)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (key.account, key.region, key.key_id, record.version, record.ref, record.created,
+             record.state, record.doc()),
+        )
+
+    def update_key_material(self, key: KeyRecord, record: MaterialRecord) -> None:
+        self._run("UPDATE key_material SET material = ?, state = ?, doc = ?" + _KEY_WHERE + " AND version = ?",
+                  (record.ref, record.state, record.doc(), key.account, key.region, key.key_id,
+                   record.version))
+
+    def delete_key_material(self, key: KeyRecord, version: int) -> None:
+        self._run("DELETE FROM key_material" + _KEY_WHERE + " AND version = ?",
+                  (key.account, key.region, key.key_id, version))
+
+    # --- import tokens, aliases, tags ------------------------------------------------------
+
+    def add_import_token(self, token: ImportTokenRecord) -> None:
+        doc = json.dumps({"WrappingAlgorithm": token.wrapping_algorithm,
+                          "WrappingKeySpec": token.wrapping_key_spec})
+        self._run(
+            "INSERT INTO import_tokens (token, account, region, key_id, valid_to, wrapping_key, doc)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (token.token, token.account, token.region, token.key_id, token.valid_to,
+             token.wrapping_key, doc),
+        )
+
+    def drop_import_tokens(self, before: float) -> None:
+        self._run("DELETE FROM import_tokens WHERE valid_to < ?", (before,))
+
+    def insert_alias(self, alias: AliasRecord) -> None:
+        self._run(
+            "INSERT INTO aliases (account, region, alias_name, key_id, created, updated)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (alias.account, alias.region, alias.alias_name, alias.key_id, alias.creation_date,
+             alias.last_updated_date),
+        )
+
+    def update_alias(self, alias: AliasRecord) -> None:
+        self._run(
+            "UPDATE aliases SET key_id = ?, updated = ? WHERE account = ? AND region = ? AND alias_name = ?",
+            (alias.key_id, alias.last_updated_date, alias.account, alias.region, alias.alias_name),
+        )
+
+    def delete_alias(self, account: str, region: str, alias_name: str) -> None:
+        self._run("DELETE FROM aliases WHERE account = ? AND region = ? AND alias_name = ?",
+                  (account, region, alias_name))
+
+    def put_tag(self, key: KeyRecord, tag_key: str, tag_value: str) -> None:
+        self._run(
+            "INSERT INTO tags (account, region, key_id, tag_key, tag_value) VALUES (?, ?, ?, ?, ?)"
+            " ON CONFLICT (account, region, key_id, tag_key) DO UPDATE SET tag_value = excluded.tag_value",
+            (key.account, key.region, key.key_id, tag_key, tag_value),
+        )
+
+    def delete_tag(self, key: KeyRecord, tag_key: str) -> None:
+        self._run("DELETE FROM tags" + _KEY_WHERE + " AND tag_key = ?",
+                  (key.account, key.region, key.key_id, tag_key))
+
+    # --- audit ----------------------------------------------------------------------------
+
+    def add_audit_event(self, time: float, event_name: str, doc: str) -> None:
+        seq = self._run("INSERT INTO audit (time, event_name, doc) VALUES (?, ?, ?)",
+                        (time, event_name, doc)).lastrowid
+        if seq % 100 == 0:  # trimmed in batches, not on every call
+            self._run("DELETE FROM audit WHERE seq <= ?", (seq - self._audit_retention,))
+
+    def record_key_use(self, account: str, region: str, key_id: str, use: KeyUse) -> None:
+        self._run(
+            "INSERT OR REPLACE INTO key_usage (account, region, key_id, operation, time, event_id,"
+            " request_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (account, region, key_id, use.operation, use.time, use.event_id, use.request_id),
+        )
+
+    def wipe(self) -> None:
+        for table in (*_TABLES, "audit"):
+            self._run(f"DELETE FROM {table}")  # noqa: S608 - fixed table names
