@@ -14,6 +14,7 @@ import json
 import logging
 import threading
 import uuid
+from functools import lru_cache
 
 from . import model
 from .context import RequestContext
@@ -42,8 +43,12 @@ def read_only(operation: str) -> bool:
 
 def event_time(epoch: float) -> str:
     """CloudTrail's eventTime: ISO 8601 UTC to the second."""
-    moment = datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc)
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return _second(int(epoch))
+
+
+@lru_cache(maxsize=16)
+def _second(epoch: int) -> str:  # calls come many to the second
+    return datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _element_time(epoch: float) -> str:
@@ -176,12 +181,10 @@ class AuditLog:
     def record(self, ctx: RequestContext, params: dict | None, result: dict | None = None,
                error=None) -> None:
         event = build_event(ctx, params, result, error)
+        use = KeyUse(ctx.operation, ctx.now, event["eventID"], ctx.request_id)
         try:
-            with self.store.transaction() as tx:
-                tx.add_audit_event(ctx.now, ctx.operation, json.dumps(event))
-                for account, region, key_id in key_uses(ctx, event):
-                    tx.record_key_use(account, region, key_id,
-                                      KeyUse(ctx.operation, ctx.now, event["eventID"], ctx.request_id))
+            self.store.append_audit(ctx.now, ctx.operation, json.dumps(event),
+                                    [(*key, use) for key in key_uses(ctx, event)])
         except Exception:  # the answer matters more than its record
             log.exception("%s could not record the audit event", ctx.request_id)
             return

@@ -20,7 +20,7 @@ from .context import Caller, RequestContext
 from .state import KeyRecord
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class AccessRequest:
     """One thing a call needs: ``caller`` performing ``action`` (``kms:Encrypt``) on
     ``resource`` (a key or alias ARN, or ``*`` for the account), with the key if it exists."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -32,9 +33,11 @@ class Caller:
     type: str = "Root"
     access_key_id: str | None = None
 
-    @classmethod
-    def root(cls, account: str, region: str, access_key_id: str | None = None) -> "Caller":
-        return cls(account, f"arn:{partition_of(region)}:iam::{account}:root", "Root", access_key_id)
+    @staticmethod
+    @lru_cache(maxsize=1024)
+    def root(account: str, region: str, access_key_id: str | None = None) -> "Caller":
+        """The account's root user (one object per account, Region and key: callers repeat)."""
+        return Caller(account, f"arn:{partition_of(region)}:iam::{account}:root", "Root", access_key_id)
 
 
 @dataclass

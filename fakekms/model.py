@@ -311,25 +311,39 @@ def serialize_output(operation: str, result: dict | None) -> dict:
     shape_name = output_shape_name(operation)
     if shape_name is None or not result:
         return {}
-    return _serialize(shapes()[shape_name], result)
+    return _serialize(shape_name, result)
 
 
-def _serialize(shape: dict, value):
-    kind = shape["type"]
+# Shapes whose values go on the wire as they are.
+_AS_IS = frozenset({"string", "boolean", "integer", "long", "double", "float"})
+
+
+@cache
+def _plan(shape_name: str) -> tuple[str, dict[str, tuple[bool, str]], str | None]:
+    """(type, {member: (as is, shape)}, element shape of a list or map value) of a shape: read
+    from the model once, since every response walks it."""
+    shape = shapes()[shape_name]
+    members = {name: (shapes()[m["shape"]]["type"] in _AS_IS, m["shape"])
+               for name, m in shape.get("members", {}).items()}
+    element = (shape.get("member") or shape.get("value") or {}).get("shape")
+    return shape["type"], members, element
+
+
+def _serialize(shape_name: str, value):
+    kind, members, element = _plan(shape_name)
     if kind == "structure":
         out = {}
-        members = shape.get("members", {})
         for name, item in value.items():
-            if item is None or name not in members:
+            member = members.get(name)
+            if item is None or member is None:
                 continue
-            out[name] = _serialize(shapes()[members[name]["shape"]], item)
+            as_is, member_shape = member
+            out[name] = item if as_is else _serialize(member_shape, item)
         return out
     if kind == "list":
-        member = shapes()[shape["member"]["shape"]]
-        return [_serialize(member, v) for v in value]
+        return [_serialize(element, v) for v in value]
     if kind == "map":
-        member = shapes()[shape["value"]["shape"]]
-        return {k: _serialize(member, v) for k, v in value.items()}
+        return {k: _serialize(element, v) for k, v in value.items()}
     if kind == "blob":
         return base64.b64encode(value).decode("ascii")
     if kind == "timestamp":

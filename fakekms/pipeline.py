@@ -42,26 +42,24 @@ def account_for(access_key_id: str | None) -> str:
 
 class Gate:
     """Calls pass side by side; a reset passes alone, after the calls under way and before the
-    next, so no call sees half a reset."""
+    next, so no call sees half a reset. ``with gate:`` is a call."""
 
     def __init__(self) -> None:
-        self._cond = threading.Condition()
+        self._cond = threading.Condition(threading.Lock())
         self._calls = 0
         self._closed = False
 
-    @contextmanager
-    def call(self):
+    def __enter__(self) -> None:
         with self._cond:
             while self._closed:
                 self._cond.wait()
             self._calls += 1
-        try:
-            yield
-        finally:
-            with self._cond:
-                self._calls -= 1
-                if not self._calls:
-                    self._cond.notify_all()
+
+    def __exit__(self, *exc_info) -> None:
+        with self._cond:
+            self._calls -= 1
+            if self._closed and not self._calls:
+                self._cond.notify_all()
 
     @contextmanager
     def alone(self):
@@ -92,19 +90,19 @@ class Pipeline:
         self.gate = Gate()
         ops.handlers()  # register every operation now, not on the first request
 
-    def context(self, operation: str = "", *, account: str = DEFAULT_ACCOUNT, region: str | None = None,
-                source_ip: str | None = None, user_agent: str | None = None) -> RequestContext:
-        region = region or self.region
+    def context(self, operation: str = "", *, source_ip: str | None = None,
+                user_agent: str | None = None) -> RequestContext:
+        """A call's context in the default account and Region, until its signature says more."""
         return RequestContext(
-            operation=operation, account=account, region=region, request_id=str(uuid.uuid4()),
-            now=self.clock.now(), caller=Caller.root(account, region), source_ip=source_ip,
+            operation=operation, account=DEFAULT_ACCOUNT, region=self.region,
+            request_id=str(uuid.uuid4()), now=self.clock.now(), source_ip=source_ip,
             user_agent=user_agent, rng=self.rng, backend=self.backend, authorizer=self.authorizer,
         )
 
     def handle(self, target: str | None, raw_body: bytes, *, authorization: str | None = None,
                source_ip: str | None = None, user_agent: str | None = None) -> tuple[int, bytes, str]:
         """One KMS call: (HTTP status, response body, request id)."""
-        with self.gate.call():
+        with self.gate:
             ctx = self.context(source_ip=source_ip, user_agent=user_agent)
             params = result = None
             try:
@@ -113,7 +111,9 @@ class Pipeline:
                 if scope:
                     access_key_id, ctx.region = scope
                     ctx.account = account_for(access_key_id)
-                    ctx.caller = Caller.root(ctx.account, ctx.region, access_key_id)
+                else:
+                    access_key_id = None
+                ctx.caller = Caller.root(ctx.account, ctx.region, access_key_id)
                 params = model.parse_input(ctx.operation, wire.decode_body(raw_body))
                 result = self.run(ctx, ops.operation_for(ctx.operation), params)
                 body = model.serialize_output(ctx.operation, result) if model.output_shape_name(ctx.operation) else None
@@ -146,10 +146,11 @@ class Pipeline:
     def catch_up(self) -> None:
         """Runs the timed events due by now, outside any call (before a read-only view)."""
         ctx = self.context("CatchUp")
+        ctx.caller = Caller.root(ctx.account, ctx.region)
         with self.store.read() as view:
             if view.next_due_key(ctx.now) is None:
                 return
-        with self.gate.call():
+        with self.gate:
             try:
                 with self.store.transaction() as tx:
                     ctx.tx = tx

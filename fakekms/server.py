@@ -143,6 +143,9 @@ class KMSRequestHandler(BaseHTTPRequestHandler):
 class KMSServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # socketserver's default backlog of 5 resets connections when a burst of clients connects
+    # at once (20 threads starting together did).
+    request_queue_size = 128
 
     def __init__(self, address: tuple[str, int], app) -> None:
         self.app = app

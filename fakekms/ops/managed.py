@@ -58,7 +58,7 @@ def ensure(ctx: RequestContext, request: dict) -> None:
     """Makes the AWS managed key of every ``alias/aws/<service>`` the request names (in a key id
     member that takes aliases) and that does not exist yet."""
     for member, value in request.items():
-        if not (member.endswith("KeyId") and isinstance(value, str)):
+        if not (isinstance(value, str) and PREFIX in value and member.endswith("KeyId")):
             continue
         alias_name = named_alias(ctx, value, member)
         if (alias_name is not None and alias_name.startswith(PREFIX)

@@ -140,13 +140,6 @@ class Transaction(ReadTransaction):
     def delete_tag(self, key: KeyRecord, tag_key: str) -> None: ...
 
     @abstractmethod
-    def add_audit_event(self, time: float, event_name: str, doc: str) -> None:
-        """Keeps an audit event; the oldest beyond the store's retention are dropped."""
-
-    @abstractmethod
-    def record_key_use(self, account: str, region: str, key_id: str, use: KeyUse) -> None: ...
-
-    @abstractmethod
     def wipe(self) -> None:
         """Deletes every key, alias, tag, token and audit event of every account and Region."""
 
@@ -169,6 +162,13 @@ class Store(ABC):
     @abstractmethod
     def read(self) -> AbstractContextManager[ReadTransaction]:
         """A read-only snapshot, for views that must not write."""
+
+    @abstractmethod
+    def append_audit(self, time: float, event_name: str, doc: str,
+                     uses: list[tuple[str, str, str, KeyUse]] = ()) -> None:
+        """Keeps a call's audit event and, atomically with it, the last use of each key
+        (account, Region, key id) it used; the oldest events beyond the store's retention are
+        dropped. Its own transaction: a call's event is written once the call has ended."""
 
     @abstractmethod
     def close(self) -> None: ...

@@ -88,7 +88,7 @@ class KeyRecord:
     def from_json(cls, text: str) -> "KeyRecord":
         data = json.loads(text)
         known = _names(cls)
-        key = cls(**{k: v for k, v in data.items() if k in known})
+        key = cls(**(data if data.keys() <= known else {k: v for k, v in data.items() if k in known}))
         if key.multi_region and key.multi_region_type is None:  # written before replicas existed
             key.multi_region_type = "PRIMARY"
         return key

@@ -8,13 +8,18 @@ operating-system crash could lose the last commits).
 Within a process, one connection guarded by a lock serialises the transactions; across processes
 sharing a file, SQLite's write lock does (``BEGIN IMMEDIATE`` waits for it). Either way what a
 transaction read stays true until it commits: racing writes (two CreateAlias calls for one name)
-come out as exactly one success, and no update is lost. Nothing is remembered outside the file:
-what is due is read from the stored due dates by every transaction.
+come out as exactly one success, and no update is lost.
+
+What is due is read from the stored due dates. To spare most calls that query, the store keeps a
+lower bound of the earliest due date: every due date this connection writes lowers it, and any
+commit by another connection (another process on the file, seen through ``PRAGMA data_version``)
+drops it, so it is never later than the truth and processes sharing a file always agree.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
 import threading
 from contextlib import contextmanager
@@ -129,6 +134,9 @@ class SQLiteStore(Store):
         if self.persistent:
             self._conn.execute("PRAGMA journal_mode = WAL")
             self._conn.execute("PRAGMA synchronous = NORMAL")
+        # A lower bound of the earliest due date in the store; None when unknown.
+        self._earliest_due: float | None = None
+        self._data_version: int | None = None
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")  # two processes opening one new file: one at a time
             try:
@@ -144,39 +152,110 @@ class SQLiteStore(Store):
             )
             self._conn.execute("COMMIT")
 
-    @contextmanager
-    def transaction(self) -> Iterator["SQLiteTransaction"]:
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            tx = SQLiteTransaction(self._conn, self.audit_retention)
-            try:
-                yield tx
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            finally:
-                tx._conn = None  # a transaction kept past its block cannot touch the store
-            self._conn.execute("COMMIT")
+    def _begin(self, statement: str) -> None:
+        self._conn.execute(statement)
+        if self.persistent:  # an in-memory database has no other connection
+            version = self._conn.execute("PRAGMA data_version").fetchone()[0]
+            if version != self._data_version:
+                self._data_version, self._earliest_due = version, None
+
+    def earliest_due(self) -> float | None:
+        """The lower bound of the earliest due date (None: unknown), for this store's transactions."""
+        return self._earliest_due
+
+    def due_written(self, due: float | None, *, earliest: bool = False) -> None:
+        """A transaction wrote ``due`` (or, ``earliest``, found it is the earliest there is)."""
+        if earliest:
+            self._earliest_due = due
+        elif due is not None and self._earliest_due is not None and due < self._earliest_due:
+            self._earliest_due = due
+
+    def transaction(self) -> "_WriteScope":
+        return _WriteScope(self)
 
     @contextmanager
     def read(self) -> Iterator["SQLiteReadTransaction"]:
         with self._lock:
-            self._conn.execute("BEGIN")
-            tx = SQLiteReadTransaction(self._conn)
+            self._begin("BEGIN")
+            tx = SQLiteReadTransaction(self._conn, self)
             try:
                 yield tx
             finally:
                 tx._conn = None
                 self._conn.execute("ROLLBACK")
 
+    def append_audit(self, time: float, event_name: str, doc: str,
+                     uses: list[tuple[str, str, str, KeyUse]] = ()) -> None:
+        with self._lock:
+            # One statement commits alone; with key uses, all of them in one transaction.
+            if uses:
+                self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                seq = self._conn.execute("INSERT INTO audit (time, event_name, doc) VALUES (?, ?, ?)",
+                                         (time, event_name, doc)).lastrowid
+                for account, region, key_id, use in uses:
+                    self._conn.execute(
+                        "INSERT OR REPLACE INTO key_usage (account, region, key_id, operation, time,"
+                        " event_id, request_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        (account, region, key_id, use.operation, use.time, use.event_id, use.request_id),
+                    )
+            except BaseException:
+                if uses:
+                    self._conn.execute("ROLLBACK")
+                raise
+            if uses:
+                self._conn.execute("COMMIT")
+            if seq % 100 == 0:  # trimmed in batches, not on every call
+                self._conn.execute("DELETE FROM audit WHERE seq <= ?", (seq - self.audit_retention,))
+
     def close(self) -> None:
         with self._lock:
             self._conn.close()
 
 
+class _WriteScope:
+    """``with store.transaction() as tx``: BEGIN IMMEDIATE, then COMMIT, or ROLLBACK if the block
+    raises. A class rather than a generator: it runs on every call."""
+
+    __slots__ = ("store", "tx")
+
+    def __init__(self, store: SQLiteStore) -> None:
+        self.store = store
+
+    def __enter__(self) -> "SQLiteTransaction":
+        store = self.store
+        store._lock.acquire()
+        try:
+            store._begin("BEGIN IMMEDIATE")
+        except BaseException:
+            store._lock.release()
+            raise
+        self.tx = SQLiteTransaction(store._conn, store)
+        return self.tx
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        store = self.store
+        self.tx._conn = None  # a transaction kept past its block cannot touch the store
+        try:
+            if exc_type is None:
+                try:
+                    store._conn.execute("COMMIT")
+                    return
+                except BaseException:
+                    if store._conn.in_transaction:
+                        store._conn.execute("ROLLBACK")
+                    store._earliest_due = None
+                    raise
+            store._conn.execute("ROLLBACK")
+            store._earliest_due = None  # it may have been read from rows now rolled back
+        finally:
+            store._lock.release()
+
+
 class SQLiteReadTransaction(ReadTransaction):
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: sqlite3.Connection, store: SQLiteStore) -> None:
         self._conn = conn
+        self._store = store
 
     def _one(self, sql: str, args: tuple | list = ()):
         return self._conn.execute(sql, args).fetchone()
@@ -203,11 +282,18 @@ class SQLiteReadTransaction(ReadTransaction):
         return [KeyRecord.from_json(doc) for (doc,) in rows]
 
     def next_due_key(self, now: float) -> KeyRecord | None:
+        earliest = self._store.earliest_due()
+        if earliest is not None and now < earliest:
+            return None
         row = self._one(
             "SELECT doc FROM keys WHERE due_at IS NOT NULL AND due_at <= ? ORDER BY due_at, seq LIMIT 1",
             (now,),
         )
-        return KeyRecord.from_json(row[0]) if row else None
+        if row:
+            return KeyRecord.from_json(row[0])
+        earliest = self._one("SELECT MIN(due_at) FROM keys")[0]
+        self._store.due_written(earliest if earliest is not None else math.inf, earliest=True)
+        return None
 
     def key_count(self) -> int:
         return self._one("SELECT COUNT(*) FROM keys")[0]
@@ -295,22 +381,26 @@ class SQLiteReadTransaction(ReadTransaction):
 
 
 class SQLiteTransaction(SQLiteReadTransaction, Transaction):
-    def __init__(self, conn: sqlite3.Connection, audit_retention: int = DEFAULT_AUDIT_RETENTION) -> None:
-        super().__init__(conn)
-        self._audit_retention = audit_retention
+    def __init__(self, conn: sqlite3.Connection, store: SQLiteStore) -> None:
+        super().__init__(conn, store)
 
     def _run(self, sql: str, args: tuple | list = ()) -> sqlite3.Cursor:
         return self._conn.execute(sql, args)
 
     # --- keys -----------------------------------------------------------------------------
 
+    def _due(self, key: KeyRecord) -> float | None:
+        due = key.due_at()
+        self._store.due_written(due)  # lowered now: a rollback leaves it early, never late
+        return due
+
     def insert_key(self, key: KeyRecord) -> None:
         self._run("INSERT INTO keys (account, region, key_id, due_at, doc) VALUES (?, ?, ?, ?, ?)",
-                  (key.account, key.region, key.key_id, key.due_at(), key.to_json()))
+                  (key.account, key.region, key.key_id, self._due(key), key.to_json()))
 
     def update_key(self, key: KeyRecord) -> None:
         self._run("UPDATE keys SET due_at = ?, doc = ?" + _KEY_WHERE,
-                  (key.due_at(), key.to_json(), key.account, key.region, key.key_id))
+                  (self._due(key), key.to_json(), key.account, key.region, key.key_id))
 
     def delete_key(self, account: str, region: str, key_id: str) -> list[MaterialRecord]:
         rows = self._all(_MATERIAL_SELECT + _KEY_WHERE, (account, region, key_id))
@@ -380,21 +470,6 @@ class SQLiteTransaction(SQLiteReadTransaction, Transaction):
     def delete_tag(self, key: KeyRecord, tag_key: str) -> None:
         self._run("DELETE FROM tags" + _KEY_WHERE + " AND tag_key = ?",
                   (key.account, key.region, key.key_id, tag_key))
-
-    # --- audit ----------------------------------------------------------------------------
-
-    def add_audit_event(self, time: float, event_name: str, doc: str) -> None:
-        seq = self._run("INSERT INTO audit (time, event_name, doc) VALUES (?, ?, ?)",
-                        (time, event_name, doc)).lastrowid
-        if seq % 100 == 0:  # trimmed in batches, not on every call
-            self._run("DELETE FROM audit WHERE seq <= ?", (seq - self._audit_retention,))
-
-    def record_key_use(self, account: str, region: str, key_id: str, use: KeyUse) -> None:
-        self._run(
-            "INSERT OR REPLACE INTO key_usage (account, region, key_id, operation, time, event_id,"
-            " request_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (account, region, key_id, use.operation, use.time, use.event_id, use.request_id),
-        )
 
     def wipe(self) -> None:
         for table in (*_TABLES, "audit"):
