@@ -61,12 +61,18 @@ class Gate:
             if self._closed and not self._calls:
                 self._cond.notify_all()
 
+    def wait_for_reset(self, timeout: float) -> bool:
+        """Whether a reset has begun (waiting or running) within ``timeout`` seconds."""
+        with self._cond:
+            return self._cond.wait_for(lambda: self._closed, timeout)
+
     @contextmanager
     def alone(self):
         with self._cond:
             while self._closed:
                 self._cond.wait()
             self._closed = True
+            self._cond.notify_all()
             while self._calls:
                 self._cond.wait()
         try:
