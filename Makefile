@@ -23,6 +23,7 @@ test: $(BIN)/fakekms
 bench: $(BIN)/fakekms
 	$(BIN)/python -m pip install --quiet "moto[server]"
 	$(BIN)/python benchmarks/compare_moto.py
+	$(BIN)/python benchmarks/under_load.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache *.egg-info

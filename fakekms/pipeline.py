@@ -135,19 +135,13 @@ class Pipeline:
 
     def run(self, ctx: RequestContext, op: ops.Operation, params: dict):
         """The operation's prepare step, then the operation in one write transaction."""
-        try:
-            if op.prepare is not None:
+        if op.prepare is not None:
+            try:
                 ctx.prepared = op.prepare(ctx, params)
-            with self.store.transaction() as tx:
-                ctx.tx = tx
-                result = ops.run(ctx, op, params)
-        except BaseException:
-            self._destroy(ctx.generated)
-            raise
-        finally:
-            ctx.tx = None
-        self._destroy(ctx.retired)
-        return result
+            except BaseException:
+                self._destroy(ctx.generated)
+                raise
+        return self._transact(ctx, lambda: ops.run(ctx, op, params))
 
     def catch_up(self) -> None:
         """Runs the timed events due by now, outside any call (before a read-only view)."""
@@ -157,16 +151,22 @@ class Pipeline:
             if view.next_due_key(ctx.now) is None:
                 return
         with self.gate:
-            try:
-                with self.store.transaction() as tx:
-                    ctx.tx = tx
-                    lifecycle.catch_up(ctx)
-            except BaseException:
-                self._destroy(ctx.generated)
-                raise
-            finally:
-                ctx.tx = None
-            self._destroy(ctx.retired)
+            self._transact(ctx, lambda: lifecycle.catch_up(ctx))
+
+    def _transact(self, ctx: RequestContext, work):
+        """``work()`` in one write transaction, as ``ctx.tx``. Material made for it is destroyed
+        if it does not commit; material of keys it deleted, once it has."""
+        try:
+            with self.store.transaction() as tx:
+                ctx.tx = tx
+                result = work()
+        except BaseException:
+            self._destroy(ctx.generated)
+            raise
+        finally:
+            ctx.tx = None
+        self._destroy(ctx.retired)
+        return result
 
     def _refused(self, ctx: RequestContext, target: str | None, params, exc: errors.KMSError,
                  status: int | None = None) -> tuple[int, bytes, str]:

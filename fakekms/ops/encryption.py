@@ -225,6 +225,15 @@ def generate_data_key(ctx: RequestContext, req: dict) -> dict:
     return result
 
 
+def _prepare_data_key_pair(ctx: RequestContext, req: dict) -> tuple[bytes, bytes] | None:
+    """The key pair, made before the transaction (an RSA_4096 pair takes up to a second); none
+    for a dry run or a spec the handler will refuse, which it does in AWS's order."""
+    spec = req.get("KeyPairSpec")
+    if req.get("DryRun") or spec not in keyspecs.KEY_SPECS or spec == "SM2":
+        return None
+    return ctx.backend.data_key_pair(spec)
+
+
 def _new_data_key_pair(ctx: RequestContext, req: dict) -> dict:
     reject_recipient(req)
     key = find_key(ctx, req["KeyId"])
@@ -232,7 +241,7 @@ def _new_data_key_pair(ctx: RequestContext, req: dict) -> dict:
     pair_spec = req["KeyPairSpec"]
     require_supported_spec(ctx, "KeyPairSpec", pair_spec)
     dry_run(req)
-    private_der, public_der = ctx.backend_for(key).data_key_pair(pair_spec)
+    private_der, public_der = ctx.prepared
     blob, material_id = _encrypt(ctx, key, SYMMETRIC_DEFAULT, private_der, req.get("EncryptionContext"))
     return {
         "PrivateKeyCiphertextBlob": blob,
@@ -244,8 +253,8 @@ def _new_data_key_pair(ctx: RequestContext, req: dict) -> dict:
     }
 
 
-@operation("GenerateDataKeyPair")
-@operation("GenerateDataKeyPairWithoutPlaintext")
+@operation("GenerateDataKeyPair", prepare=_prepare_data_key_pair)
+@operation("GenerateDataKeyPairWithoutPlaintext", prepare=_prepare_data_key_pair)
 def generate_data_key_pair(ctx: RequestContext, req: dict) -> dict:
     result = _new_data_key_pair(ctx, req)
     if ctx.operation.endswith("WithoutPlaintext"):

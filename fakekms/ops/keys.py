@@ -11,7 +11,7 @@ from ..context import RequestContext
 from ..state import KeyRecord
 from . import factory, materials, operation, paging
 from .lookup import find_key
-from .policies import default_policy, validate_policy
+from .policies import validate_policy
 from .tags import validate_new_tags
 from .usage import require_supported_spec
 

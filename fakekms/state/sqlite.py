@@ -110,14 +110,12 @@ _KEY_WHERE = " WHERE account = ? AND region = ? AND key_id = ?"
 DEFAULT_AUDIT_RETENTION = 10_000
 
 
-def _scope(sql: str, args: list, account: str | None, region: str | None) -> str:
-    """Adds the account and Region conditions that are not None."""
-    if account is not None:
-        sql += " AND account = ?"
-        args.append(account)
-    if region is not None:
-        sql += " AND region = ?"
-        args.append(region)
+def _and(sql: str, args: list, *conditions: tuple[str, object]) -> str:
+    """Adds each (clause, value) condition whose value is not None."""
+    for clause, value in conditions:
+        if value is not None:
+            sql += f" AND {clause}"
+            args.append(value)
     return sql
 
 
@@ -272,7 +270,8 @@ class SQLiteReadTransaction(ReadTransaction):
     def list_keys(self, account: str | None, region: str | None, after: int,
                   limit: int) -> list[tuple[int, KeyRecord]]:
         args: list = [after]
-        sql = _scope("SELECT seq, doc FROM keys WHERE seq > ?", args, account, region)
+        sql = _and("SELECT seq, doc FROM keys WHERE seq > ?", args, ("account = ?", account),
+                   ("region = ?", region))
         rows = self._all(sql + " ORDER BY seq LIMIT ?", (*args, limit))
         return [(seq, KeyRecord.from_json(doc)) for seq, doc in rows]
 
@@ -349,11 +348,9 @@ class SQLiteReadTransaction(ReadTransaction):
     def list_aliases(self, account: str | None, region: str | None, after: str, limit: int,
                      key_id: str | None = None) -> list[AliasRecord]:
         args: list = [after]
-        sql = _scope("SELECT account, region, alias_name, key_id, created, updated FROM aliases"
-                     " WHERE alias_name > ?", args, account, region)
-        if key_id is not None:
-            sql += " AND key_id = ?"
-            args.append(key_id)
+        sql = _and("SELECT account, region, alias_name, key_id, created, updated FROM aliases"
+                   " WHERE alias_name > ?", args, ("account = ?", account), ("region = ?", region),
+                   ("key_id = ?", key_id))
         rows = self._all(sql + " ORDER BY alias_name, account, region LIMIT ?", (*args, limit))
         return [AliasRecord(*row) for row in rows]
 
@@ -365,13 +362,9 @@ class SQLiteReadTransaction(ReadTransaction):
 
     def audit_events(self, event_name: str | None = None,
                      since: float | None = None) -> list[tuple[float, str]]:
-        sql, args = "SELECT time, doc FROM audit WHERE 1 = 1", []
-        if event_name is not None:
-            sql += " AND event_name = ?"
-            args.append(event_name)
-        if since is not None:
-            sql += " AND time >= ?"
-            args.append(since)
+        args: list = []
+        sql = _and("SELECT time, doc FROM audit WHERE 1 = 1", args, ("event_name = ?", event_name),
+                   ("time >= ?", since))
         return self._all(sql + " ORDER BY seq", args)
 
     def key_last_use(self, key: KeyRecord) -> KeyUse | None:
