@@ -108,7 +108,8 @@ def find_key(ctx: RequestContext, value: str, member: str = "KeyId", *, check_st
 
 
 def find_by_id(ctx: RequestContext, region: str, key_id: str, action: str | None = None) -> KeyRecord | None:
-    """The copy of a multi-Region key in another Region, authorized; None if there is none."""
+    """The caller's key ``key_id`` in ``region`` (another Region's copy of a multi-Region key, or
+    the key an alias points to), authorized; None if there is none."""
     key = ctx.tx.get_key(ctx.account, region, key_id)
     return admit(ctx, key, action) if key is not None else None
 

@@ -59,7 +59,6 @@ def replicate_key(ctx: RequestContext, req: dict) -> dict:
 
     replica = factory.replicate(there, key, description=req.get("Description", ""), policy=policy,
                                 tags=[(t["TagKey"], t["TagValue"]) for t in tags])
-    ctx.touch(replica)
     metadata = key_metadata(there, replica)
     # AWS answers while the replica is still being made; it is usable by the next call.
     metadata.update(KeyState="Creating", Enabled=False)
