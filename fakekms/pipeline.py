@@ -4,8 +4,9 @@ HTTP (the in-process mode) runs exactly the same steps:
     wire       operation from X-Amz-Target, JSON body, caller from the SigV4 credential scope
     validate   the request against the service model (types, required, ranges, enums, blobs)
     prepare    what an operation makes before any state is held: slow key material
-    operation  in one write transaction: timed events due, AWS managed keys the request names,
-               the handler; every key it touches passes the authorize step (``authorize``)
+    time       the timed events due by now (deletions, rotations, expiries), committed apart
+    operation  in one write transaction: AWS managed keys the request names, the handler;
+               every key it touches passes the authorize step (``authorize``)
     serialize  the output shape from the model, after commit
     audit      one CloudTrail event per call, answered or refused, after commit
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import uuid
 from contextlib import contextmanager
 
@@ -31,6 +33,8 @@ from .seeding import RandomSource
 from .state import Store
 
 log = logging.getLogger("fakekms")
+# One line per answered call at INFO; ``fakekms serve --quiet`` raises this logger's level.
+access_log = logging.getLogger("fakekms.access")
 
 
 def account_for(access_key_id: str | None) -> str:
@@ -109,6 +113,7 @@ class Pipeline:
                source_ip: str | None = None, user_agent: str | None = None) -> tuple[int, bytes, str]:
         """One KMS call: (HTTP status, response body, request id)."""
         with self.gate:
+            started = time.perf_counter()
             ctx = self.context(source_ip=source_ip, user_agent=user_agent)
             params = result = None
             try:
@@ -124,13 +129,15 @@ class Pipeline:
                 result = self.run(ctx, ops.operation_for(ctx.operation), params)
                 body = model.serialize_output(ctx.operation, result) if model.output_shape_name(ctx.operation) else None
             except errors.KMSError as exc:
-                return self._refused(ctx, target, params, exc)
+                return self._refused(ctx, target, params, exc, started)
             except Exception:  # a bug of ours: AWS's internal error, never a traceback on the wire
                 log.exception("%s %s failed", ctx.request_id, ctx.operation or target)
                 exc = errors.KMSInternalException("fakekms failed to process the request; see its log.")
-                return self._refused(ctx, target, params, exc, status=500)
-            log.debug("%s %s ok", ctx.request_id, ctx.operation)
+                return self._refused(ctx, target, params, exc, started, status=500)
             self.audit.record(ctx, params, result)
+            if access_log.isEnabledFor(logging.INFO):
+                access_log.info("%s %s %s 200 %.1fms", ctx.operation, _named_key(ctx, params),
+                                ctx.caller.arn, (time.perf_counter() - started) * 1e3)
             return 200, wire.encode(body), ctx.request_id
 
     def run(self, ctx: RequestContext, op: ops.Operation, params: dict):
@@ -151,14 +158,21 @@ class Pipeline:
             if view.next_due_key(ctx.now) is None:
                 return
         with self.gate:
-            self._transact(ctx, lambda: lifecycle.catch_up(ctx))
+            self._transact(ctx, lambda: None)
 
     def _transact(self, ctx: RequestContext, work):
-        """``work()`` in one write transaction, as ``ctx.tx``. Material made for it is destroyed
-        if it does not commit; material of keys it deleted, once it has."""
+        """``work()`` in one write transaction, as ``ctx.tx``, after the timed events due by
+        now. Those are committed first if any ran, so a failing call does not undo them (and
+        they are not run, and logged, again by the next call). Material made for the work is
+        destroyed if it does not commit; material of keys deleted, once that has committed."""
         try:
             with self.store.transaction() as tx:
                 ctx.tx = tx
+                prepared = len(ctx.generated)
+                if lifecycle.catch_up(ctx):
+                    tx.commit_so_far()
+                    self._destroy(ctx.retired)
+                    del ctx.generated[prepared:]  # what the events made: the store holds it now
                 result = work()
         except BaseException:
             self._destroy(ctx.generated)
@@ -169,11 +183,13 @@ class Pipeline:
         return result
 
     def _refused(self, ctx: RequestContext, target: str | None, params, exc: errors.KMSError,
-                 status: int | None = None) -> tuple[int, bytes, str]:
+                 started: float, status: int | None = None) -> tuple[int, bytes, str]:
         if not ctx.operation:  # not a KMS operation; the record names what was asked
             ctx.operation = (target or "").rpartition(".")[2]
         if status is None:
-            log.info("%s %s -> %s: %s%s", ctx.request_id, ctx.operation or target, exc.code, exc.message,
+            log.info("%s %s %s %s %d %s %.1fms: %s%s", ctx.request_id, ctx.operation or target,
+                     _named_key(ctx, params), ctx.caller.arn if ctx.caller else "-", exc.status, exc.code,
+                     (time.perf_counter() - started) * 1e3, exc.message,
                      f" ({exc.detail})" if exc.detail else "")
         self.audit.record(ctx, params, error=exc)
         return status or exc.status, wire.error_body(exc), ctx.request_id
@@ -185,3 +201,13 @@ class Pipeline:
             except Exception:  # a leak in the backend must not fail the call
                 log.exception("could not destroy key material")
         refs.clear()
+
+
+def _named_key(ctx: RequestContext, params: dict | None) -> str:
+    """The key a call used (its id), else the one its request named, else "-"."""
+    for _account, _region, key_id in ctx.keys.values():
+        return key_id
+    for member in ("KeyId", "DestinationKeyId", "TargetKeyId", "AliasName"):
+        if params and isinstance(params.get(member), str):
+            return params[member]
+    return "-"

@@ -156,17 +156,21 @@ def build_server(app, host: str = "127.0.0.1", port: int = 0) -> KMSServer:
     return KMSServer((host, port), app)
 
 
-def serve_forever(server: KMSServer) -> None:
-    """Serves until SIGINT or SIGTERM, then closes the socket."""
+def serve_forever(server: KMSServer) -> int | None:
+    """Serves until SIGINT or SIGTERM (answered: the signal's number) or ``server.shutdown()``
+    (None), then closes the socket."""
+    received: list[int] = []
 
     def stop(signum, frame):
+        received.append(signum)
         threading.Thread(target=server.shutdown, daemon=True).start()
 
     signal.signal(signal.SIGTERM, stop)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
-        pass
+        received.append(signal.SIGINT)
     finally:
         server.server_close()
         sys.stdout.flush()
+    return received[0] if received else None

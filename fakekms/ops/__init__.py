@@ -65,11 +65,9 @@ def operation_for(operation_name: str) -> Operation:
 
 
 def run(ctx, op: Operation, request: dict):
-    """One operation inside its open transaction: first what time has done since the last call
-    (``lifecycle``), then the AWS managed keys the request names (``managed``), then the
-    handler."""
-    from . import lifecycle, managed
+    """One operation inside its open transaction: the AWS managed keys the request names
+    (``managed``), then the handler. What time has done is caught up before (``lifecycle``)."""
+    from . import managed
 
-    lifecycle.catch_up(ctx)
     managed.ensure(ctx, request)
     return op.handler(ctx, request)

@@ -18,6 +18,10 @@ from contextlib import AbstractContextManager
 from .records import AliasRecord, ImportTokenRecord, KeyRecord, KeyUse, MaterialRecord
 
 
+class StoreError(Exception):
+    """A store that cannot be opened; the message names it and says what to do."""
+
+
 class ReadTransaction(ABC):
     """Reads, inside one consistent snapshot."""
 
@@ -138,6 +142,11 @@ class Transaction(ReadTransaction):
 
     @abstractmethod
     def delete_tag(self, key: KeyRecord, tag_key: str) -> None: ...
+
+    @abstractmethod
+    def commit_so_far(self) -> None:
+        """Commits what this transaction has written and goes on in a new one: what time did
+        to the keys stays done even if the operation that follows fails."""
 
     @abstractmethod
     def wipe(self) -> None:

@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sqlite3
 import threading
 from contextlib import contextmanager
 from typing import Iterator
 
 from . import migrations
-from .base import ReadTransaction, Store, Transaction
+from .base import ReadTransaction, Store, StoreError, Transaction
 from .records import AliasRecord, ImportTokenRecord, KeyRecord, KeyUse, MaterialRecord
 
 SCHEMA_VERSION = 2
@@ -126,15 +127,24 @@ class SQLiteStore(Store):
         self.persistent = path not in ("", ":memory:") and not path.startswith("file::memory:")
         self.backend = "sqlite" if self.persistent else "memory"
         self.location = path if self.persistent else None
-        self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._lock = threading.RLock()
+        # A lower bound of the earliest due date in the store; None when unknown.
+        self._earliest_due: float | None = None
+        self._data_version: int | None = None
+        self._conn: sqlite3.Connection | None = None
+        try:
+            self._open()
+        except sqlite3.Error as exc:
+            if self._conn is not None:
+                self._conn.close()
+            raise StoreError(_cannot_open(path, exc)) from None
+
+    def _open(self) -> None:
+        self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         self._conn.execute("PRAGMA busy_timeout = 10000")
         if self.persistent:
             self._conn.execute("PRAGMA journal_mode = WAL")
             self._conn.execute("PRAGMA synchronous = NORMAL")
-        # A lower bound of the earliest due date in the store; None when unknown.
-        self._earliest_due: float | None = None
-        self._data_version: int | None = None
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")  # two processes opening one new file: one at a time
             try:
@@ -209,6 +219,23 @@ class SQLiteStore(Store):
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+
+
+def _cannot_open(path: str, exc: sqlite3.Error) -> str:
+    """Why ``path`` cannot be a database, and what to give instead, in one sentence."""
+    directory = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        why = "it is a directory"
+    elif not os.path.isdir(directory):
+        why = f"its directory {directory} does not exist"
+    elif not os.access(directory, os.W_OK):
+        why = f"its directory {directory} is not writable"
+    elif "not a database" in str(exc):
+        why = "it is not a SQLite database"
+    else:
+        why = f"SQLite cannot open it ({exc})"
+    return (f"cannot use --db {path}: {why}; give the path of a new file or of one fakekms wrote, in "
+            "a writable directory, or leave --db out to keep state in memory")
 
 
 class _WriteScope:
@@ -463,6 +490,10 @@ class SQLiteTransaction(SQLiteReadTransaction, Transaction):
     def delete_tag(self, key: KeyRecord, tag_key: str) -> None:
         self._run("DELETE FROM tags" + _KEY_WHERE + " AND tag_key = ?",
                   (key.account, key.region, key.key_id, tag_key))
+
+    def commit_so_far(self) -> None:
+        self._conn.execute("COMMIT")
+        self._store._begin("BEGIN IMMEDIATE")
 
     def wipe(self) -> None:
         for table in (*_TABLES, "audit"):
