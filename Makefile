@@ -1,29 +1,40 @@
-# Two commands: `make serve` installs fakekms into .venv and starts it; `make test` installs it
-# with its test dependencies and runs the whole suite.
+# Two commands: `make serve` installs fakekms into .venv and starts it; `make test` adds the test
+# dependencies and runs the whole suite. `make help` lists every target.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 4599
 PYTEST_ARGS ?= -n 2
+# Build backends warn about packaging matters a user cannot act on; pip stays quiet too.
+PIP := PYTHONWARNINGS=ignore $(BIN)/python -m pip install --quiet --disable-pip-version-check
 
-.PHONY: serve test bench clean
+.PHONY: help serve test bench clean
+
+help:  ## list the targets
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 10
+	@echo "variables: PORT=$(PORT) (make serve PORT=4600), PYTEST_ARGS='$(PYTEST_ARGS)', PYTHON=$(PYTHON)"
 
 $(BIN)/fakekms: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test]'
+	$(PIP) --upgrade pip
+	$(PIP) -c constraints.txt -e .
 	touch $@
 
-serve: $(BIN)/fakekms
+$(VENV)/.test-dependencies: $(BIN)/fakekms
+	$(PIP) -c constraints.txt -e '.[test]'
+	touch $@
+
+serve: $(BIN)/fakekms  ## install fakekms into .venv and serve KMS on http://127.0.0.1:PORT
+	@echo "fakekms is $(BIN)/fakekms; '. $(BIN)/activate' puts it on your PATH"
 	$(BIN)/fakekms serve --port $(PORT)
 
-test: $(BIN)/fakekms
+test: $(VENV)/.test-dependencies  ## install the test dependencies too and run the whole suite
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-bench: $(BIN)/fakekms
-	$(BIN)/python -m pip install --quiet "moto[server]"
+bench: $(VENV)/.test-dependencies  ## print figures beside moto and local-kms
+	$(PIP) "moto[server]"
 	$(BIN)/python benchmarks/compare_moto.py
 	$(BIN)/python benchmarks/under_load.py
 
-clean:
+clean:  ## remove .venv and caches
 	rm -rf $(VENV) .pytest_cache *.egg-info

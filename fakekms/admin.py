@@ -33,6 +33,7 @@ class AdminRoutes:
             ("GET", "/_fakekms/audit"): lambda: self.audit_query(environ.get("QUERY_STRING", "")),
             ("GET", "/_fakekms/keys"): lambda: {"keys": self.app.views.keys(**_scope(environ))},
             ("GET", "/_fakekms/aliases"): lambda: {"aliases": self.app.views.aliases(**_scope(environ))},
+            ("GET", "/_fakekms/state"): self.app.views.state,
             ("POST", "/_fakekms/seed-file"): lambda: self.app.load_seed_file(_path_in(_json_body(environ))),
         }
         action = routes.get((method, path))
@@ -59,6 +60,7 @@ class AdminRoutes:
             "db": store.location,
             "keys": self.app.views.key_count(),
             "region": self.app.region,
+            "accounts": self.app.views.counts(),
         }
 
     def clock_state(self) -> dict:
@@ -74,8 +76,9 @@ class AdminRoutes:
             raise ValueError(_CLOCK_USAGE)
         if "advance" in body:
             seconds = body["advance"]
-            if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
-                raise ValueError("advance takes a number of seconds")
+            if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not seconds >= 0:
+                raise ValueError(f"advance takes a number of seconds, 0 or more, not {seconds!r}; "
+                                 'to go back in time, send {"set": <epoch seconds or ISO 8601>}')
             _check_time(clock.now() + seconds)
             clock.advance(seconds)
         elif "set" in body:
@@ -93,9 +96,9 @@ class AdminRoutes:
         since = one.get("since")
         if since is not None:
             try:
-                since = _epoch_seconds(float(since))
+                since = float(since)
             except ValueError:
-                since = _epoch_seconds(since)
+                since = _epoch_seconds(since, "since")
         return {"events": self.app.views.audit_events(one.get("eventName"), one.get("key"), since)}
 
 
@@ -156,15 +159,20 @@ def _check_time(epoch: float) -> float:
     return epoch
 
 
-def _epoch_seconds(value) -> float:
+def _epoch_seconds(value, name: str = "set") -> float:
     """Epoch seconds from a number or an ISO 8601 string (a naive time is taken as UTC)."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
     if isinstance(value, str):
-        parsed = datetime.datetime.fromisoformat(value)
-        if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=datetime.timezone.utc)
-        return parsed.timestamp()
-    raise ValueError("set takes epoch seconds or an ISO 8601 time")
+        try:
+            parsed = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            parsed = None
+        if parsed is not None:
+            if parsed.tzinfo is None:
+                parsed = parsed.replace(tzinfo=datetime.timezone.utc)
+            return parsed.timestamp()
+    raise ValueError(f"{name} takes epoch seconds or an ISO 8601 time such as 2030-01-01T00:00:00Z, "
+                     f"not {value!r}")
 
 

@@ -83,11 +83,14 @@ class FakeKMS:
         return {"reset": True}
 
     def load_seed_file(self, path: str) -> dict:
-        """Loads one more seed file now (until the next reset); SeedFileError if it is bad."""
+        """Loads one more seed file now (until the next reset); SeedFileError if it is bad.
+        Answers what it made, per account and Region: a key and each of its replicas count."""
         plan = seedfile.load(path, region=self.region, seed=self.seed)
         with self.pipeline.gate.alone():
             self._apply([plan])
-        return {"keys": len(plan.keys), "aliases": len(plan.aliases)}
+        accounts = plan.counts()
+        return {"keys": sum(a["Keys"] for a in accounts), "aliases": sum(a["Aliases"] for a in accounts),
+                "accounts": accounts}
 
     def _apply(self, plans: list) -> None:
         if plans:

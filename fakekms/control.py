@@ -110,8 +110,8 @@ class KMSClock:
 
     def advance(self, *, days: float = 0, hours: float = 0, minutes: float = 0,
                 seconds: float = 0) -> datetime.datetime:
-        """Moves time forward (or back, with negative values); keys whose deletion date it passes
-        are deleted. Answers the new time."""
+        """Moves time forward (to go back, ``set`` an earlier time); keys whose deletion date it
+        passes are deleted. Answers the new time."""
         total = days * DAY + hours * 3600 + minutes * 60 + seconds
         return self._datetime(self._admin.call("POST", "clock", {"advance": total}))
 

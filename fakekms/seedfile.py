@@ -83,6 +83,21 @@ class SeedPlan:
     keys: list[SeedKey] = field(default_factory=list)
     aliases: list[tuple[str, str, str, str]] = field(default_factory=list)  # account, region, name, key id
 
+    def counts(self) -> list[dict]:
+        """Keys (each Region's copy) and aliases the file makes, per account and Region."""
+        counts: dict[tuple[str, str], dict] = {}
+
+        def count(account: str, region: str) -> dict:
+            return counts.setdefault((account, region), {"Account": account, "Region": region,
+                                                         "Keys": 0, "Aliases": 0})
+
+        for seed in self.keys:
+            for region in (seed.region, *seed.replicas):
+                count(seed.account, region)["Keys"] += 1
+        for account, region, _name, _key_id in self.aliases:
+            count(account, region)["Aliases"] += 1
+        return [counts[k] for k in sorted(counts)]
+
     def apply(self, tx, now: float, backend) -> list[bytes]:
         """Writes the file's keys and aliases in the open transaction ``tx``, their material
         held by ``backend``; answers the material references of the keys it replaced."""

@@ -6,6 +6,7 @@ them; a console can too.
 
 from __future__ import annotations
 
+import datetime
 import json
 from typing import Callable
 
@@ -60,6 +61,38 @@ class Views:
         self._catch_up()
         with self.store.read() as tx:
             return tx.key_count()
+
+    def state(self) -> dict:
+        """Every account and Region that has a key or an alias, with its keys (state, spec,
+        usage, aliases, tags; never key material) and aliases: ``GET /_fakekms/state``."""
+        groups: dict[tuple[str, str], dict] = {}
+
+        def group(account: str, region: str) -> dict:
+            return groups.setdefault((account, region), {"Account": account, "Region": region,
+                                                         "Keys": [], "Aliases": []})
+
+        for entry in self.keys():
+            meta = entry["KeyMetadata"]
+            group(meta["AWSAccountId"], meta["Arn"].split(":")[3])["Keys"].append({
+                "KeyId": meta["KeyId"], "Arn": meta["Arn"], "KeyState": meta["KeyState"],
+                "KeySpec": meta["KeySpec"], "KeyUsage": meta["KeyUsage"], "Origin": meta["Origin"],
+                "KeyManager": meta["KeyManager"], "MultiRegion": meta["MultiRegion"],
+                "Description": meta["Description"], "CreationDate": _iso(meta["CreationDate"]),
+                "Aliases": entry["Aliases"], "Tags": {t["TagKey"]: t["TagValue"] for t in entry["Tags"]},
+            })
+        for alias in self.aliases():
+            group(alias["Account"], alias["Region"])["Aliases"].append(
+                {"AliasName": alias["AliasName"], "TargetKeyId": alias["TargetKeyId"]})
+        return {"accounts": [groups[k] for k in sorted(groups)]}
+
+    def counts(self) -> list[dict]:
+        """Keys and aliases per account and Region."""
+        return [{"Account": g["Account"], "Region": g["Region"], "Keys": len(g["Keys"]),
+                 "Aliases": len(g["Aliases"])} for g in self.state()["accounts"]]
+
+
+def _iso(epoch: float) -> str:
+    return datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc).isoformat().replace("+00:00", "Z")
 
 
 def _all_keys(tx: ReadTransaction, account: str | None, region: str | None):

@@ -141,8 +141,12 @@ def test_loading_is_idempotent_and_reset_restores_the_files_state(seeded, kms):
     kms.disable_key(KeyId=ORDERS)
     kms.create_alias(AliasName="alias/mine", TargetKeyId=ORDERS)
     extra = kms.create_key()["KeyMetadata"]["KeyId"]
-    assert seeded.load_seed_file(KEYS_YAML) == {"keys": 8, "aliases": 5}
-    assert seeded.load_seed_file(KEYS_YAML) == {"keys": 8, "aliases": 5}
+    answer = {"keys": 9, "aliases": 5, "accounts": [  # the replica counts where it is, as health counts
+        {"Account": "111122223333", "Region": "ap-southeast-2", "Keys": 1, "Aliases": 0},
+        {"Account": "111122223333", "Region": "us-east-1", "Keys": 8, "Aliases": 5}]}
+    assert seeded.load_seed_file(KEYS_YAML) == answer
+    assert seeded.load_seed_file(KEYS_YAML) == answer
+    assert seeded.health()["accounts"][1] == answer["accounts"][1] | {"Keys": 9}
     # The file's keys are as the file says again; what it does not name is left alone.
     assert kms.describe_key(KeyId=ORDERS)["KeyMetadata"]["KeyState"] == "Enabled"
     assert kms.decrypt(CiphertextBlob=blob)["Plaintext"] == b"x"
