@@ -40,7 +40,8 @@ class AdminRoutes:
         if action is None:
             known = any(p == path for _, p in routes)
             status = 405 if known else 404
-            body = {"error": f"{method} {path} is not a fakekms admin route"}
+            body = {"error": f"{method} {path} is not a fakekms admin route; the routes are "
+                             + ", ".join(f"{m} {p}" for m, p in routes)}
         else:
             try:
                 status, body = 200, action()

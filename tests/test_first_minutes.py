@@ -175,6 +175,14 @@ def test_9_a_since_that_is_no_time_is_one_sentence():
                                                "2030-01-01T00:00:00Z, not 'yesterday'"})
 
 
+def test_an_unknown_admin_route_lists_the_routes():
+    with start_server() as srv:
+        status, answer = admin(srv, "GET", "keyz")
+    assert status == 404 and answer["error"].startswith("GET /_fakekms/keyz is not a fakekms admin route; "
+                                                        "the routes are GET /_fakekms/health, POST /_fakekms/reset")
+    assert "GET /_fakekms/state" in answer["error"]
+
+
 def test_10_the_clock_does_not_advance_backwards():
     with start_server() as srv:
         srv.clock.set(2_000_000_000, frozen=True)
