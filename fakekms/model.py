@@ -1,38 +1,41 @@
-"""AWS KMS service model, read from botocore's own copy at run time.
+"""The AWS KMS service model fakekms implements, carried in the package (``data/kms.json``, taken
+from the botocore release named in ``data/kms.version``; ``scripts/refresh_model.py`` updates both
+and prints what changed).
 
-The model is the spec: operation names, members, constraints and enums come from it, so validation
-and serialization follow whatever botocore version is installed. The JSON is read directly rather
-than through ``botocore.model`` to keep server start-up light (the raw file loads in a few ms).
+The model is the spec: operation names, members, constraints and enums come from it. fakekms
+carries its own copy rather than reading the installed botocore's, so it serves the same, newest
+API whatever botocore a user's project pins: a project on an old boto3 still gets every operation
+fakekms implements, and its clients keep working for the operations they know. The JSON is read
+directly rather than through ``botocore.model`` to keep server start-up light.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import gzip
-import importlib.util
 import json
 import math
 import os
 import re
 from functools import cache
 
-_MODEL_DIR = ("data", "kms", "2014-11-01")
+_DATA = os.path.join(os.path.dirname(__file__), "data")
 
 
 @cache
 def service_model() -> dict:
-    spec = importlib.util.find_spec("botocore")
-    if spec is None or spec.origin is None:  # pragma: no cover - botocore is a dependency
-        raise RuntimeError("botocore is not installed; fakekms reads the KMS model from it")
-    base = os.path.join(os.path.dirname(spec.origin), *_MODEL_DIR, "service-2.json")
-    if os.path.exists(base + ".gz"):
-        with gzip.open(base + ".gz", "rb") as fh:
-            return json.loads(fh.read())
-    with open(base, "rb") as fh:
+    with open(os.path.join(_DATA, "kms.json"), "rb") as fh:
         return json.loads(fh.read())
 
 
+@cache
+def model_version() -> str:
+    """The botocore release the carried model comes from."""
+    with open(os.path.join(_DATA, "kms.version"), encoding="ascii") as fh:
+        return fh.read().strip()
+
+
+@cache
 def shapes() -> dict:
     return service_model()["shapes"]
 

@@ -99,3 +99,35 @@ def test_error_classes_come_from_the_model():
         assert cls.status == (500 if shape.get("fault") else 400)
     assert errors.KMSInternalException.status == 500
     assert errors.NotFoundException("m").body() == {"__type": "NotFoundException", "message": "m"}
+
+
+def test_the_carried_model_is_served_whatever_botocore_is_installed(tmp_path):
+    """A project whose botocore knows only ListKeys is still served every operation fakekms
+    implements: the model comes from fakekms/data, not from the installed botocore."""
+    import json
+    import subprocess
+    import sys
+
+    data = tmp_path / "botocore" / "data" / "kms" / "2014-11-01"
+    data.mkdir(parents=True)
+    (tmp_path / "botocore" / "__init__.py").write_text("__version__ = '1.0.0'\n")
+    trimmed = dict(model.service_model(), operations={"ListKeys": model.operations()["ListKeys"]})
+    (data / "service-2.json").write_text(json.dumps(trimmed))
+    script = (
+        "from fakekms.app import create_app\n"
+        "app = create_app()\n"
+        "status, body, _ = app.handle('TrentService.CreateKey', b'{}')\n"
+        "print(status, body.decode())\n"
+    )
+    from pathlib import Path
+
+    import fakekms
+
+    env = {"PYTHONPATH": f"{tmp_path}:{Path(fakekms.__file__).parent.parent}", "PATH": "/usr/bin:/bin"}
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60)
+    assert out.stdout.startswith('200 {"KeyMetadata":{"AWSAccountId"'), (out.stdout, out.stderr)
+
+
+def test_the_carried_model_names_its_botocore_release():
+    assert model.model_version() == "botocore 1.43.11"
+    assert model.service_model()["metadata"]["uid"] == "kms-2014-11-01"
