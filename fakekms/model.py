@@ -130,9 +130,16 @@ class _Checker:
     def __init__(self) -> None:
         self.violations: list[str] = []
 
-    def violation(self, value, shape_type: str, path: str, constraint: str) -> None:
-        rendered = _render(value, shape_type)
-        value_part = "Value null" if value is None else f"Value '{rendered}'"
+    def violation(self, value, shape_type: str, path: str, constraint: str, shape: dict | None = None) -> None:
+        """One violation, in AWS's words. The value of a member the model marks sensitive
+        (Plaintext, KeyStorePassword, ...) is left out, as AWS leaves it out: it must not reach
+        the body, the log or the audit record."""
+        if value is None:
+            value_part = "Value null"
+        elif shape is not None and shape.get("sensitive"):
+            value_part = "Value"
+        else:
+            value_part = f"Value '{_render(value, shape_type)}'"
         self.violations.append(f"{value_part} at '{path}' failed to satisfy constraint: {constraint}")
 
     def check(self, shape_name: str, value, path: str, bounds: tuple[int, int] | None = None):
@@ -209,11 +216,11 @@ class _Checker:
         self._length(shape, value, _java_len(value), "string", path)
         if "enum" in shape and value not in shape["enum"]:
             allowed = ", ".join(shape["enum"])
-            self.violation(value, "string", path, f"Member must satisfy enum value set: [{allowed}]")
+            self.violation(value, "string", path, f"Member must satisfy enum value set: [{allowed}]", shape)
         pattern = shape.get("pattern")
         if pattern and not _pattern(pattern).fullmatch(value):
             self.violation(
-                value, "string", path, f"Member must satisfy regular expression pattern: {pattern}"
+                value, "string", path, f"Member must satisfy regular expression pattern: {pattern}", shape
             )
         return value
 
@@ -252,9 +259,11 @@ class _Checker:
 
     def _length(self, shape: dict, value, length: int, kind: str, path: str) -> None:
         if "min" in shape and length < shape["min"]:
-            self.violation(value, kind, path, f"Member must have length greater than or equal to {shape['min']}")
+            self.violation(value, kind, path, f"Member must have length greater than or equal to {shape['min']}",
+                           shape)
         if "max" in shape and length > shape["max"]:
-            self.violation(value, kind, path, f"Member must have length less than or equal to {shape['max']}")
+            self.violation(value, kind, path, f"Member must have length less than or equal to {shape['max']}",
+                           shape)
 
 
 _DOCUMENTED_RANGE = re.compile(r"between (\d+) and (\d+)")

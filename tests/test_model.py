@@ -131,3 +131,35 @@ def test_the_carried_model_is_served_whatever_botocore_is_installed(tmp_path):
 def test_the_carried_model_names_its_botocore_release():
     assert model.model_version() == "botocore 1.43.11"
     assert model.service_model()["metadata"]["uid"] == "kms-2014-11-01"
+
+
+def test_a_sensitive_members_value_is_left_out_of_a_violation():
+    """AWS leaves the value of a sensitive member out ("Value at 'plaintext' failed ...")."""
+    assert violations("Encrypt", {"KeyId": "k", "Plaintext": ""}) == (
+        "1 validation error detected: Value at 'plaintext' failed to satisfy constraint: Member must have "
+        "length greater than or equal to 1")
+    assert violations("CreateCustomKeyStore", {"CustomKeyStoreName": "s", "KeyStorePassword": "pw-1234"[:6]}) == (
+        "1 validation error detected: Value at 'keyStorePassword' failed to satisfy constraint: Member must "
+        "have length greater than or equal to 7")
+    assert violations("CreateKey", {"Description": "d" * 8193}).startswith(
+        "1 validation error detected: Value 'ddd")  # not sensitive: the value is shown
+
+
+def test_no_sensitive_value_reaches_the_body_the_log_or_the_audit_record():
+    import http.client
+    import json
+
+    from fakekms.control import start_server
+
+    password = "s3cr!t"  # one short of KeyStorePassword's 7
+    with start_server(log_level="DEBUG") as srv:
+        conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=10)
+        conn.request("POST", "/", body=json.dumps({"CustomKeyStoreName": "s", "KeyStorePassword": password}),
+                     headers={"X-Amz-Target": "TrentService.CreateCustomKeyStore"})
+        body = conn.getresponse().read().decode()
+        events = srv.audit.events("CreateCustomKeyStore")
+        log = srv.log()
+    assert json.loads(body)["__type"] == "ValidationException" and "keyStorePassword" in body
+    assert events and events[-1]["errorCode"] == "ValidationException"
+    for haystack in (body, log, json.dumps(events)):
+        assert password not in haystack

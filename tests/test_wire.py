@@ -147,7 +147,9 @@ def test_blob_length_is_checked_after_decoding(server):
     plaintext = base64.b64encode(b"x" * 4097).decode()
     status, body, _ = server.call(TARGET + "Encrypt", {"KeyId": "k", "Plaintext": plaintext})
     assert body["__type"] == "ValidationException"
-    assert "Value 'java.nio.HeapByteBuffer[pos=0 lim=4097 cap=4097]' at 'plaintext'" in body["message"]
+    # Plaintext is sensitive: AWS names the member and leaves its value out.
+    assert body["message"] == ("1 validation error detected: Value at 'plaintext' failed to satisfy constraint: "
+                               "Member must have length less than or equal to 4096")
 
 
 @pytest.mark.parametrize("operation", model.operation_names())
