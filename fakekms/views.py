@@ -86,9 +86,21 @@ class Views:
         return {"accounts": [groups[k] for k in sorted(groups)]}
 
     def counts(self) -> list[dict]:
-        """Keys and aliases per account and Region."""
-        return [{"Account": g["Account"], "Region": g["Region"], "Keys": len(g["Keys"]),
-                 "Aliases": len(g["Aliases"])} for g in self.state()["accounts"]]
+        """Keys and aliases per account and Region, read from one snapshot without building
+        each key's metadata (the health route asks for this)."""
+        self._catch_up()
+        counts: dict[tuple[str, str], dict] = {}
+
+        def count(account: str, region: str) -> dict:
+            return counts.setdefault((account, region), {"Account": account, "Region": region,
+                                                         "Keys": 0, "Aliases": 0})
+
+        with self.store.read() as tx:
+            for key in _all_keys(tx, None, None):
+                count(key.account, key.region)["Keys"] += 1
+            for alias in tx.list_aliases(None, None, "", _ALL):
+                count(alias.account, alias.region)["Aliases"] += 1
+        return [counts[k] for k in sorted(counts)]
 
 
 def _iso(epoch: float) -> str:
