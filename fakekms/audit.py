@@ -131,7 +131,8 @@ def build_event(
     }
     if error is not None:
         event["errorCode"] = error.code
-        event["errorMessage"] = error.message
+        if error.message:  # CloudTrail has no errorMessage where AWS sends none
+            event["errorMessage"] = error.message
     known = operation in model.operations()
     event["requestParameters"] = request_parameters(operation, params) if known else None
     event["responseElements"] = response_elements(operation, result) if known and error is None else None

@@ -8,6 +8,16 @@ BEGIN = "<!-- coverage:begin -->"
 END = "<!-- coverage:end -->"
 
 
+# Why an operation is not implemented yet: the capability it belongs to, still to come.
+_PENDING = {
+    **dict.fromkeys(("CreateGrant", "ListGrants", "ListRetirableGrants", "RetireGrant", "RevokeGrant"),
+                    "not yet: grants"),
+    **dict.fromkeys(("CreateCustomKeyStore", "ConnectCustomKeyStore", "DeleteCustomKeyStore",
+                     "DescribeCustomKeyStores", "DisconnectCustomKeyStore", "UpdateCustomKeyStore"),
+                    "not yet: custom key stores"),
+}
+
+
 def coverage_table() -> str:
     implemented = ops.handlers()
     names = model.operation_names()
@@ -20,5 +30,6 @@ def coverage_table() -> str:
         "| --- | --- |",
     ]
     for name in names:
-        lines.append(f"| {name} | {'implemented' if name in implemented else 'not yet'} |")
+        status = "implemented" if name in implemented else _PENDING.get(name, "not yet")
+        lines.append(f"| {name} | {status} |")
     return "\n".join(lines)

@@ -24,6 +24,9 @@ class KMSError(Exception):
         self.detail = detail
 
     def body(self) -> dict:
+        # Where AWS sends no message (InvalidCiphertextException...), the body has none either.
+        if not self.message:
+            return {"__type": self.code}
         return {"__type": self.code, "message": self.message}
 
 

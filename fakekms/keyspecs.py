@@ -46,6 +46,10 @@ KEY_SPECS: dict[str, dict[str, dict[str, list[str]]]] = {
         f"ML_DSA_{level}": {"SIGN_VERIFY": {"SigningAlgorithms": ["ML_DSA_SHAKE_256"]}}
         for level in (44, 65, 87)
     },
+    **{
+        f"ML_KEM_{level}": {"ENCAPSULATE_DECAPSULATE": {"EncapsulationAlgorithms": ["ML_KEM"]}}
+        for level in (512, 768, 1024)
+    },
     "SM2": {
         "ENCRYPT_DECRYPT": {"EncryptionAlgorithms": ["SM2PKE"]},
         "SIGN_VERIFY": {"SigningAlgorithms": ["SM2DSA"]},
@@ -53,9 +57,10 @@ KEY_SPECS: dict[str, dict[str, dict[str, list[str]]]] = {
     },
 }
 
-ALGORITHM_FIELDS = ("EncryptionAlgorithms", "SigningAlgorithms", "MacAlgorithms", "KeyAgreementAlgorithms")
+ALGORITHM_FIELDS = ("EncryptionAlgorithms", "SigningAlgorithms", "MacAlgorithms", "KeyAgreementAlgorithms",
+                    "EncapsulationAlgorithms")
 
-# SM2 keys exist only in the AWS China Regions.
+# SM2 keys exist only in the AWS China Regions, and ML-KEM keys everywhere else.
 CHINA_REGIONS = frozenset({"cn-north-1", "cn-northwest-1"})
 
 
@@ -97,6 +102,14 @@ def digest_bytes(algorithm: str) -> int:
     if algorithm == "ML_DSA_SHAKE_256":
         return 64
     return _digest_bytes_of(algorithm)
+
+
+# Bytes of an ML-KEM ciphertext (SharedSecretCiphertextBlob), as the Encapsulate reference lists.
+_KEM_CIPHERTEXT_BYTES = {"ML_KEM_512": 768, "ML_KEM_768": 1088, "ML_KEM_1024": 1568}
+
+
+def kem_ciphertext_bytes(key_spec: str) -> int:
+    return _KEM_CIPHERTEXT_BYTES[key_spec]
 
 
 def message_types(algorithm: str) -> tuple[str, ...]:

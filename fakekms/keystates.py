@@ -52,6 +52,8 @@ _CRYPTO_OPERATIONS = (
     "VerifyMac",
     "GetPublicKey",
     "DeriveSharedSecret",
+    "Encapsulate",
+    "Decapsulate",
     "CreateGrant",
 )
 

@@ -106,6 +106,7 @@ def _of(create: dict, call: Callable[[Env, str], object], *, alias: bool = True)
 SIGNING = {"KeySpec": "ECC_NIST_P256", "KeyUsage": "SIGN_VERIFY"}
 MAC = {"KeySpec": "HMAC_256", "KeyUsage": "GENERATE_VERIFY_MAC"}
 AGREEMENT = {"KeySpec": "ECC_NIST_P256", "KeyUsage": "KEY_AGREEMENT"}
+KEM = {"KeySpec": "ML_KEM_768", "KeyUsage": "ENCAPSULATE_DECAPSULATE"}
 
 
 def _scheduled(env: Env, key_id: str) -> object:
@@ -247,6 +248,9 @@ CASES: dict[str, list[Case]] = {
     "GetPublicKey": [_of(SIGNING, lambda env, k: env.kms.get_public_key(KeyId=k))],
     "DeriveSharedSecret": [_of(AGREEMENT, lambda env, k: env.kms.derive_shared_secret(
         KeyId=k, KeyAgreementAlgorithm="ECDH", PublicKey=_peer_public_key()))],
+    "Encapsulate": [_of(KEM, lambda env, k: env.kms.encapsulate(KeyId=k, EncapsulationAlgorithm="ML_KEM"))],
+    "Decapsulate": [_of(KEM, lambda env, k: env.kms.decapsulate(
+        KeyId=k, SharedSecretCiphertextBlob=bytes(1088), EncapsulationAlgorithm="ML_KEM"))],
     "GenerateMac": [_of(MAC, lambda env, k: env.kms.generate_mac(KeyId=k, Message=b"m", MacAlgorithm="HMAC_SHA_256"))],
     "VerifyMac": [_verify_mac],
     "EnableKeyRotation": [_of({}, lambda env, k: env.kms.enable_key_rotation(KeyId=k), alias=False)],

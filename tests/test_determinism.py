@@ -22,6 +22,8 @@ KEYS = [
     ("p521", {"KeySpec": "ECC_NIST_P521", "KeyUsage": "KEY_AGREEMENT"}),
     ("ed", {"KeySpec": "ECC_NIST_EDWARDS25519", "KeyUsage": "SIGN_VERIFY"}),
     ("mldsa", {"KeySpec": "ML_DSA_44", "KeyUsage": "SIGN_VERIFY"}),
+    ("mlkem512", {"KeySpec": "ML_KEM_512", "KeyUsage": "ENCAPSULATE_DECAPSULATE"}),
+    ("mlkem768", {"KeySpec": "ML_KEM_768", "KeyUsage": "ENCAPSULATE_DECAPSULATE"}),
     ("mrk", {"MultiRegion": True}),
 ]
 
@@ -40,13 +42,16 @@ def script(srv) -> list[tuple[str, object]]:
         ids[name] = meta["KeyId"]
         meta.pop("CreationDate")
         out.append(("CreateKey", meta))
-    for name in ("rsa", "p256", "k1", "p521", "ed", "mldsa"):
+    for name in ("rsa", "p256", "k1", "p521", "ed", "mldsa", "mlkem512", "mlkem768"):
         out.append(("GetPublicKey", call("GetPublicKey", {"KeyId": ids[name]})))
     sym = ids["sym"]
     out.append(("Encrypt", call("Encrypt", {"KeyId": sym, "Plaintext": MSG, "EncryptionContext": {"a": "b"}})))
     out.append(("GenerateDataKey", call("GenerateDataKey", {"KeyId": sym, "KeySpec": "AES_256"})))
     out.append(("GenerateDataKeyPair", call("GenerateDataKeyPair", {"KeyId": sym, "KeyPairSpec": "ECC_NIST_P256"})))
     out.append(("GenerateDataKeyPair", call("GenerateDataKeyPair", {"KeyId": sym, "KeyPairSpec": "RSA_2048"})))
+    out.append(("GenerateDataKeyPair", call("GenerateDataKeyPair", {"KeyId": sym, "KeyPairSpec": "ML_KEM_1024"})))
+    for name in ("mlkem512", "mlkem768"):
+        out.append(("Encapsulate", call("Encapsulate", {"KeyId": ids[name], "EncapsulationAlgorithm": "ML_KEM"})))
     out.append(("GenerateRandom", call("GenerateRandom", {"NumberOfBytes": 64})))
     out.append(("GenerateMac", call("GenerateMac", {"KeyId": ids["hmac"], "Message": MSG, "MacAlgorithm": "HMAC_SHA_256"})))
     for name, algorithm, extra in (

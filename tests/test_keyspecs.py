@@ -14,6 +14,7 @@ ENUMS = {
     "SigningAlgorithms": "SigningAlgorithmSpec",
     "MacAlgorithms": "MacAlgorithmSpec",
     "KeyAgreementAlgorithms": "KeyAgreementAlgorithmSpec",
+    "EncapsulationAlgorithms": "EncapsulationAlgorithmSpec",
 }
 
 

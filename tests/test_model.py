@@ -13,8 +13,8 @@ def violations(operation, body):
     return info.value.message
 
 
-def test_all_54_operations_are_in_the_model():
-    assert len(model.operation_names()) == 54
+def test_all_56_operations_are_in_the_model():
+    assert len(model.operation_names()) == 56
     assert model.target_prefix() == "TrentService"
 
 
@@ -129,7 +129,7 @@ def test_the_carried_model_is_served_whatever_botocore_is_installed(tmp_path):
 
 
 def test_the_carried_model_names_its_botocore_release():
-    assert model.model_version() == "botocore 1.43.11"
+    assert model.model_version() == "botocore 1.44.8"
     assert model.service_model()["metadata"]["uid"] == "kms-2014-11-01"
 
 

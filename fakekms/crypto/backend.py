@@ -109,6 +109,15 @@ class KeyBackend(ABC):
     def derive_shared_secret(self, ref: bytes, peer_public_key: bytes) -> bytes | None:
         """ECDH with a DER SubjectPublicKeyInfo; None if it is not a key on this key's curve."""
 
+    @abstractmethod
+    def encapsulate(self, ref: bytes) -> tuple[bytes, bytes]:
+        """ML-KEM: (32-byte shared secret, its ciphertext) under the key's public key."""
+
+    @abstractmethod
+    def decapsulate(self, ref: bytes, ciphertext: bytes) -> bytes | None:
+        """ML-KEM: the shared secret, or None for a ciphertext of the wrong length (any other
+        ciphertext gets a pseudo-random secret: FIPS 203's implicit rejection)."""
+
     # --- material that is not a KMS key ------------------------------------------------------
 
     @abstractmethod

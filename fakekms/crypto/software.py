@@ -12,6 +12,7 @@ import hmac
 from functools import lru_cache
 
 from ..seeding import RandomSource
+from . import mlkem
 from .backend import ImportedMaterial, KeyBackend, MaterialError, UnwrapError, imported_material_id
 
 GCM_IV_BYTES = 12
@@ -89,6 +90,8 @@ def generate_key_material(key_spec: str, rng: RandomSource) -> bytes:
     """New key material for ``key_spec``: secret bytes, or a PKCS#8 DER private key."""
     if key_spec in _SECRET_BYTES:
         return rng.token_bytes(_SECRET_BYTES[key_spec])
+    if mlkem.is_ml_kem(key_spec):
+        return mlkem.generate(key_spec, rng)
     return _private_der(_generate_private_key(key_spec, rng))
 
 
@@ -102,6 +105,8 @@ def load_private_key(material: bytes):
 
 def public_key_der(material: bytes) -> bytes:
     """DER SubjectPublicKeyInfo of an asymmetric key's material."""
+    if mlkem.spec_and_seed(material) is not None:
+        return mlkem.public_der(material)
     from cryptography.hazmat.primitives import serialization
 
     return load_private_key(material).public_key().public_bytes(
@@ -120,6 +125,8 @@ def private_key_material(key_spec: str, data: bytes) -> bytes:
 
     Raises ValueError saying what the key is instead.
     """
+    if mlkem.is_ml_kem(key_spec):
+        return mlkem.material_from_private_key(key_spec, data)
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
@@ -139,7 +146,10 @@ def private_key_material(key_spec: str, data: bytes) -> bytes:
         actual = "ECC_NIST_EDWARDS25519"
     else:
         kind = type(private_key).__name__
-        actual = f"ML_DSA_{kind[5:7]}" if kind.startswith("MLDSA") else f"a {kind}"
+        if kind.startswith(("MLDSA", "MLKEM")):  # MLDSA44PrivateKey, MLKEM768PrivateKey
+            actual = f"ML_{kind[2:5]}_{kind[5:-len('PrivateKey')]}"
+        else:
+            actual = f"a {kind}"
     if actual != key_spec:
         raise ValueError(f"the private key is {actual}, not {key_spec}")
     return _private_der(private_key)
@@ -251,6 +261,12 @@ class SoftwareBackend(KeyBackend):
         from . import asymmetric
 
         return asymmetric.derive_shared_secret(ref, peer_public_key)
+
+    def encapsulate(self, ref: bytes) -> tuple[bytes, bytes]:
+        return mlkem.encapsulate(ref, self.rng)
+
+    def decapsulate(self, ref: bytes, ciphertext: bytes) -> bytes | None:
+        return mlkem.decapsulate(ref, ciphertext)
 
     def random(self, count: int) -> bytes:
         return self.rng.token_bytes(count)

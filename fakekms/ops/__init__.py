@@ -32,7 +32,7 @@ class Operation:
 _OPERATIONS: dict[str, Operation] = {}
 
 # The modules that register handlers, by KMS area.
-_AREAS = ("keys", "aliases", "tags", "policies", "encryption", "signing", "rotation", "imports",
+_AREAS = ("keys", "aliases", "tags", "policies", "encryption", "signing", "encapsulation", "rotation", "imports",
           "multiregion")
 
 

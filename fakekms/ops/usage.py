@@ -12,10 +12,12 @@ from ..state import KeyRecord, MaterialRecord
 
 
 def require_supported_spec(ctx: RequestContext, member: str, key_spec: str) -> None:
-    """A KeySpec or KeyPairSpec fakekms can make here: not one newer than fakekms, and SM2 only
-    in the China Regions, where fakekms still cannot make it."""
+    """A KeySpec or KeyPairSpec fakekms can make here: not one newer than fakekms, ML-KEM outside
+    the China Regions, and SM2 only in them, where fakekms still cannot make it."""
     if key_spec not in keyspecs.KEY_SPECS:  # a spec newer botocore models know and fakekms not yet
         raise errors.UnsupportedOperationException(f"{member} {key_spec} is not supported by fakekms yet.")
+    if key_spec.startswith("ML_KEM_") and ctx.region in keyspecs.CHINA_REGIONS:
+        raise errors.ValidationException(f"{member} {key_spec} is not available in the China Regions.")
     if key_spec == "SM2":
         if ctx.region not in keyspecs.CHINA_REGIONS:
             raise errors.ValidationException(
