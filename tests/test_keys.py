@@ -184,6 +184,28 @@ def test_list_keys_pages(kms):
     assert len(list(kms.get_paginator("list_keys").paginate(PaginationConfig={"PageSize": 2}).search("Keys"))) == 5
 
 
+def test_list_keys_resource_owners(kms):
+    """SELF lists the account's keys; OTHER_ACCOUNTS_VIA_RAM none, as fakekms has no Resource
+    Access Manager; both list the own keys first, in either order; a marker serves only the
+    ResourceOwners it was issued for."""
+    created = [kms.create_key()["KeyMetadata"]["KeyId"] for _ in range(3)]
+    assert [k["KeyId"] for k in kms.list_keys(ResourceOwners=["SELF"])["Keys"]] == created
+    assert kms.list_keys(ResourceOwners=["OTHER_ACCOUNTS_VIA_RAM"]) | {"ResponseMetadata": None} == {
+        "Keys": [], "Truncated": False, "ResponseMetadata": None}
+    for owners in (["SELF", "OTHER_ACCOUNTS_VIA_RAM"], ["OTHER_ACCOUNTS_VIA_RAM", "SELF"]):
+        seen = list(kms.get_paginator("list_keys").paginate(
+            ResourceOwners=owners, PaginationConfig={"PageSize": 2}).search("Keys[].KeyId"))
+        assert seen == created
+    own = kms.list_keys(Limit=1)["NextMarker"]
+    both = kms.list_keys(Limit=1, ResourceOwners=["SELF", "OTHER_ACCOUNTS_VIA_RAM"])["NextMarker"]
+    assert kms.list_keys(Limit=1, Marker=own, ResourceOwners=["SELF"])["Keys"][0]["KeyId"] == created[1]
+    kms_error("InvalidMarkerException", kms.list_keys, Marker=own, ResourceOwners=["SELF", "OTHER_ACCOUNTS_VIA_RAM"])
+    kms_error("InvalidMarkerException", kms.list_keys, Marker=both)
+    kms_error("InvalidMarkerException", kms.list_keys, Marker=own, ResourceOwners=["OTHER_ACCOUNTS_VIA_RAM"])
+    kms_error("ValidationException", kms.list_keys, ResourceOwners=["NOBODY"])
+    kms_error("ValidationException", kms.list_keys, ResourceOwners=[])
+
+
 def test_list_keys_rejects_bad_paging(kms):
     kms_error("InvalidMarkerException", kms.list_keys, Marker="garbage")
     assert "greater than or equal to 1" in kms_error("ValidationException", kms.list_keys, Limit=0)

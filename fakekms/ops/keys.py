@@ -165,11 +165,26 @@ def describe_key(ctx: RequestContext, req: dict) -> dict:
     return {"KeyMetadata": key_metadata(ctx, find_key(ctx, req["KeyId"]))}
 
 
+# ListKeys markers name the ResourceOwners they were issued for: the model's documentation
+# says a marker from one ResourceOwners value fails with another (InvalidMarkerException).
+_LIST_KEYS_MARKER = {
+    frozenset({"SELF"}): "keys",
+    frozenset({"OTHER_ACCOUNTS_VIA_RAM"}): "keys-shared",
+    frozenset({"SELF", "OTHER_ACCOUNTS_VIA_RAM"}): "keys-own-and-shared",
+}
+
+
 @operation("ListKeys")
 def list_keys(ctx: RequestContext, req: dict) -> dict:
+    """The account's own keys, and none shared through Resource Access Manager, which fakekms
+    does not have: ``OTHER_ACCOUNTS_VIA_RAM`` adds no key."""
     admit_account(ctx)
+    owners = frozenset(req.get("ResourceOwners") or ["SELF"])
+    kind = _LIST_KEYS_MARKER[owners]
     limit = req.get("Limit", 100)
-    after = paging.int_position("keys", req.get("Marker"))
+    after = paging.int_position(kind, req.get("Marker"))
+    if "SELF" not in owners:
+        return {"Keys": [], "Truncated": False}
     rows = ctx.tx.list_keys(ctx.account, ctx.region, after, limit + 1)
     page, more = rows[:limit], len(rows) > limit
     result = {
@@ -177,7 +192,7 @@ def list_keys(ctx: RequestContext, req: dict) -> dict:
         "Truncated": more,
     }
     if more:
-        result["NextMarker"] = paging.make_marker("keys", str(page[-1][0]))
+        result["NextMarker"] = paging.make_marker(kind, str(page[-1][0]))
     return result
 
 
