@@ -8,7 +8,11 @@ PYTEST_ARGS ?= -n 2
 # Build backends warn about packaging matters a user cannot act on; pip stays quiet too.
 PIP := PYTHONWARNINGS=ignore $(BIN)/python -m pip install --quiet --disable-pip-version-check
 
-.PHONY: help serve test bench clean
+COMPAT_VENV ?= .venv-compat
+COMPAT_BIN := $(COMPAT_VENV)/bin
+COMPAT_PIP := PYTHONWARNINGS=ignore $(COMPAT_BIN)/python -m pip install --quiet --disable-pip-version-check
+
+.PHONY: help serve test suite compat bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 10
@@ -28,13 +32,24 @@ serve: $(BIN)/fakekms  ## install fakekms into .venv and serve KMS on http://127
 	@echo "fakekms is $(BIN)/fakekms; '. $(BIN)/activate' puts it on your PATH"
 	$(BIN)/fakekms serve --port $(PORT)
 
-test: $(VENV)/.test-dependencies  ## install the test dependencies too and run the whole suite
+test: suite compat  ## install the test dependencies and run the whole suite, then the compatibility set
+
+suite: $(VENV)/.test-dependencies  ## the whole suite, on the pinned (newest) botocore
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+$(COMPAT_VENV)/.test-dependencies: pyproject.toml constraints-oldest.txt
+	$(PYTHON) -m venv $(COMPAT_VENV)
+	$(COMPAT_PIP) --upgrade pip
+	$(COMPAT_PIP) -c constraints-oldest.txt -e '.[test]'
+	touch $@
+
+compat: $(COMPAT_VENV)/.test-dependencies  ## tests/compat under the oldest supported botocore
+	$(COMPAT_BIN)/python -m pytest -p no:cacheprovider tests/compat
 
 bench: $(VENV)/.test-dependencies  ## print figures beside moto and local-kms
 	$(PIP) "moto[server]"
 	$(BIN)/python benchmarks/compare_moto.py
 	$(BIN)/python benchmarks/under_load.py
 
-clean:  ## remove .venv and caches
-	rm -rf $(VENV) .pytest_cache *.egg-info
+clean:  ## remove .venv, .venv-compat and caches
+	rm -rf $(VENV) $(COMPAT_VENV) .pytest_cache *.egg-info

@@ -251,7 +251,7 @@ def test_14_help_has_examples_make_help_lists_targets_and_serve_answers_its_own_
     assert "examples:" in fakekms("serve", "--help").stdout
     targets = subprocess.run(["make", "--no-print-directory", "help"], capture_output=True, text=True,
                              cwd=ROOT).stdout
-    assert [line.split()[0] for line in targets.splitlines()[:5]] == ["help", "serve", "test", "bench", "clean"]
+    assert [line.split()[0] for line in targets.splitlines()[:7]] == ["help", "serve", "test", "suite", "compat", "bench", "clean"]
     wrong = fakekms("serve", "--prot", "5")
     assert one_sentence(wrong) == "fakekms serve: unrecognized arguments: --prot 5; see `fakekms serve --help`."
     assert wrong.stderr.startswith("usage: fakekms serve ")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from fakekms import errors, model
@@ -163,3 +165,17 @@ def test_no_sensitive_value_reaches_the_body_the_log_or_the_audit_record():
     assert events and events[-1]["errorCode"] == "ValidationException"
     for haystack in (body, log, json.dumps(events)):
         assert password not in haystack
+
+
+def test_the_compatibility_set_runs_on_the_oldest_botocore_the_project_supports():
+    """pyproject.toml's lower bounds are the pins `make compat` installs."""
+    import re
+    import tomllib
+
+    root = Path(__file__).resolve().parent.parent
+    project = tomllib.loads((root / "pyproject.toml").read_text())["project"]
+    declared = project["dependencies"] + project["optional-dependencies"]["test"]
+    pins = dict(re.findall(r"^(botocore|boto3)==(\S+)$", (root / "constraints-oldest.txt").read_text(), re.M))
+    for name in ("botocore", "boto3"):
+        (lower,) = [re.match(rf"{name}>=(\S+)", d).group(1) for d in declared if d.startswith(f"{name}>=")]
+        assert pins[name] == f"{lower}.0" if lower.count(".") == 1 else pins[name] == lower
