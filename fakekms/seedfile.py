@@ -265,7 +265,7 @@ class _Reader:
         try:
             key_spec, key_usage = key_spec_and_usage(ctx, request)
         except errors.KMSError as exc:
-            raise self.fail(entry, exc.message) from None
+            raise self.fail(entry, _explained(exc)) from None
         origin = request.get("Origin", "AWS_KMS")
         if origin not in ("AWS_KMS", "EXTERNAL"):
             raise self.fail(entry, f"Origin {origin} cannot be seeded; use AWS_KMS or EXTERNAL")
@@ -304,7 +304,7 @@ class _Reader:
         try:
             model.parse_input("EnableKeyRotation", {"KeyId": "k", "RotationPeriodInDays": period})
         except errors.KMSError as exc:
-            raise self.fail(entry, exc.message) from None
+            raise self.fail(entry, _explained(exc)) from None
         return period
 
     def _replicas(self, entry: str, raw: dict, ctx: RequestContext, multi_region: bool) -> list[str]:
@@ -344,7 +344,7 @@ class _Reader:
                 validate_policy(request["Policy"])
             validate_new_tags(request.get("Tags", []), existing=[])
         except errors.KMSError as exc:
-            raise self.fail(entry, exc.message) from None
+            raise self.fail(entry, _explained(exc)) from None
         return request
 
     def _materials(self, entry: str, raw: dict, key_spec: str, arn: str, origin: str) -> list[bytes]:
@@ -426,7 +426,7 @@ class _Reader:
             model.parse_input("CreateAlias", {"AliasName": name, "TargetKeyId": "seed"})
             check_alias_name(name)
         except errors.KMSError as exc:
-            raise self.fail(entry, exc.message) from None
+            raise self.fail(entry, _explained(exc)) from None
 
     def _aliases(self, entries, plan: SeedPlan) -> list[tuple[str, str, str, str]]:
         if not isinstance(entries, list):
@@ -448,3 +448,10 @@ class _Reader:
                 raise self.fail(entry, f"TargetKeyId {target!r} is not a key of this file")
             out.append((key.account, key.region, name, key.key_id))
         return out
+
+
+def _explained(exc: errors.KMSError) -> str:
+    """AWS's message with fakekms's reason: a seed file's author needs both."""
+    if exc.detail:
+        return f"{exc.message} ({exc.detail})" if exc.message else exc.detail
+    return exc.message

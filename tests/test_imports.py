@@ -161,8 +161,8 @@ def test_wrapping_choices_aws_refuses(kms, external):
 
 
 @pytest.mark.parametrize("extra, reason", [
-    ({"ExpirationModel": "KEY_MATERIAL_EXPIRES"}, "ValidTo is required"),
-    ({}, "ValidTo is required"),
+    ({"ExpirationModel": "KEY_MATERIAL_EXPIRES"}, "A validTo date must be set if the ExpirationModel is KEY_MATERIAL_EXPIRES"),
+    ({}, "A validTo date must be set if the ExpirationModel is KEY_MATERIAL_EXPIRES"),
     ({"ExpirationModel": "KEY_MATERIAL_DOES_NOT_EXPIRE", "ValidTo": START + dt.timedelta(days=1)}, "not valid"),
     ({"ExpirationModel": "KEY_MATERIAL_EXPIRES", "ValidTo": START - dt.timedelta(seconds=1)}, "future"),
     ({"ExpirationModel": "KEY_MATERIAL_EXPIRES", "ValidTo": START + dt.timedelta(days=366)}, "365 days"),

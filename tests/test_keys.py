@@ -311,7 +311,7 @@ def test_key_id_forms(kms):
         assert kms.describe_key(KeyId=form)["KeyMetadata"]["KeyId"] == meta["KeyId"]
     # Operations that take only a key id or key ARN.
     kms.enable_key(KeyId=meta["Arn"])
-    assert kms_error("NotFoundException", kms.enable_key, KeyId="alias/forms") == "Invalid keyId alias/forms"
+    assert kms_error("NotFoundException", kms.enable_key, KeyId="alias/forms") == "Invalid keyId 'alias/forms'"
     kms_error("InvalidArnException", kms.disable_key, KeyId=alias_arn)
     kms_error("NotFoundException", kms.tag_resource, KeyId="alias/forms", Tags=[])
 
@@ -322,7 +322,7 @@ def test_unknown_keys_and_aliases(kms):
         f"Key 'arn:aws:kms:us-west-2:111122223333:key/{missing}' does not exist")
     assert kms_error("NotFoundException", kms.describe_key, KeyId="alias/none") == (
         "Alias arn:aws:kms:us-west-2:111122223333:alias/none is not found.")
-    assert kms_error("NotFoundException", kms.describe_key, KeyId="not-a-key") == "Invalid keyId not-a-key"
+    assert kms_error("NotFoundException", kms.describe_key, KeyId="not-a-key") == "Invalid keyId 'not-a-key'"
     kms_error("InvalidArnException", kms.describe_key, KeyId="arn:aws:s3:::bucket")
     kms_error("NotFoundException", kms.describe_key,
               KeyId=f"arn:aws:kms:us-west-2:111122223333:key/{missing}")

@@ -201,7 +201,7 @@ def test_the_server_refuses_to_start_on_a_bad_file(tmp_path):
         ({"Keys": [{"KeyId": KEY, "Colour": "red"}]}, f"Keys[0] ({KEY})", "unknown field 'Colour'"),
         ({"Keys": [{"KeyId": KEY}, {"KeyId": KEY}]}, f"Keys[1] ({KEY})", "the file names this key twice"),
         ({"Keys": [{"KeyId": KEY, "KeySpec": "RSA_2048"}]}, f"Keys[0] ({KEY})",
-         "You must specify a KeyUsage value for a RSA_2048 KMS key"),
+         "You must specify a KeyUsage value for all KMS keys except for symmetric encryption keys. (KeyUsage values for RSA_2048: ENCRYPT_DECRYPT, SIGN_VERIFY)"),
         ({"Keys": [{"KeyId": KEY, "KeySpec": "ECC_NIST_P256", "KeyUsage": "ENCRYPT_DECRYPT"}]},
          f"Keys[0] ({KEY})", "KeyUsage ENCRYPT_DECRYPT is not compatible with KeySpec ECC_NIST_P256"),
         ({"Keys": [{"KeyId": KEY, "Description": "x" * 8193}]}, f"Keys[0] ({KEY})",

@@ -66,10 +66,8 @@ def associated_data(blob_header: bytes, context: dict[str, str] | None) -> bytes
 
 
 def invalid(detail: str) -> errors.KMSError:
-    return errors.InvalidCiphertextException(
-        "The ciphertext is invalid, or was not produced with the given encryption context.",
-        detail=detail,
-    )
+    # AWS sends InvalidCiphertextException without a message; the reason goes to the log.
+    return errors.InvalidCiphertextException(detail=detail)
 
 
 def parse(blob: bytes) -> SealedBlob:

@@ -50,8 +50,8 @@ def _check_encrypt(
     limit = keyspecs.max_plaintext_bytes(key.key_spec, algorithm)
     if len(plaintext) > limit:
         raise errors.ValidationException(
-            f"Plaintext is {len(plaintext)} bytes; {algorithm} with a {key.key_spec} KMS key "
-            f"encrypts at most {limit} bytes."
+            f"Algorithm {algorithm} and key spec {key.key_spec} cannot encrypt data larger than {limit} bytes.",
+            detail=f"the plaintext is {len(plaintext)} bytes",
         )
 
 
@@ -70,8 +70,16 @@ def _encrypt(
 
 def _incorrect_key() -> errors.KMSError:
     return errors.IncorrectKeyException(
-        "The key ID in the request does not identify a KMS key that can perform this operation."
+        "The key ID in the request does not identify a CMK that can perform this operation."
     )
+
+
+def _sealed_by_another(blob: bytes, named: KeyRecord) -> bool:
+    try:
+        sealed = ciphertext.parse(blob)
+    except errors.InvalidCiphertextException:
+        return False
+    return (sealed.account, sealed.key_id) != (named.account, named.key_id)
 
 
 def _decrypt(
@@ -82,25 +90,23 @@ def _decrypt(
     ``named`` is the key the request's KeyId found, if it gave one; an RSA key must be named.
     """
     if named is not None and not keyspecs.is_symmetric_encryption(named.key_spec):
+        # A symmetric blob of another key: AWS answers IncorrectKeyException before it looks at
+        # what the named key can do (an HMAC key named for it is still the wrong key).
+        if _sealed_by_another(blob, named):
+            raise _incorrect_key()
         require_usage(ctx, named, "ENCRYPT_DECRYPT")
         require_algorithm(named, "EncryptionAlgorithms", algorithm)
         _reject_context(context)
         plaintext = ctx.backend_for(named).decrypt(material(ctx, named).ref, algorithm, blob)
         if plaintext is None:
-            raise errors.InvalidCiphertextException(
-                "The ciphertext is invalid for this KMS key and encryption algorithm.",
-                detail=f"RSA-OAEP decryption failed under {named.arn} with {algorithm}",
-            )
+            raise ciphertext.invalid(f"RSA-OAEP decryption failed under {named.arn} with {algorithm}")
         return named, plaintext, None
 
     sealed = ciphertext.parse(blob)
     key = find_sealing_key(ctx, sealed.account, sealed.key_id)
     if key is None:
         # An altered blob names no key, or a key that is gone; either way it cannot be opened.
-        raise errors.InvalidCiphertextException(
-            "The ciphertext refers to a KMS key that does not exist in this account and Region.",
-            detail=f"blob names key {sealed.key_id} in account {sealed.account}",
-        )
+        raise ciphertext.invalid(f"blob names key {sealed.key_id} in account {sealed.account}, which is not here")
     if named is not None and key.key_id != named.key_id:
         raise _incorrect_key()
     if named is None:

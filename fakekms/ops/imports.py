@@ -96,11 +96,7 @@ def _unwrap(ctx: RequestContext, key: KeyRecord, req: dict):
         return ctx.backend_for(key).import_wrapped(token.wrapping_key, token.wrapping_algorithm,
                                                    req["EncryptedKeyMaterial"], key.key_spec, key.key_id)
     except UnwrapError as exc:
-        raise errors.InvalidCiphertextException(
-            "The EncryptedKeyMaterial could not be unwrapped with the wrapping key and algorithm "
-            "of this import token.",
-            detail=str(exc),
-        ) from None
+        raise errors.InvalidCiphertextException(detail=f"EncryptedKeyMaterial: {exc}") from None
     except MaterialError as exc:
         raise errors.IncorrectKeyMaterialException(
             f"The key material is not valid for {key.arn} ({key.key_spec}).", detail=str(exc)
@@ -119,7 +115,7 @@ def _expiry(ctx: RequestContext, req: dict) -> tuple[str, float | None]:
     if model_ == "KEY_MATERIAL_EXPIRES":
         if valid_to is None:
             raise errors.ValidationException(
-                "ValidTo is required when ExpirationModel is KEY_MATERIAL_EXPIRES."
+                "A validTo date must be set if the ExpirationModel is KEY_MATERIAL_EXPIRES"
             )
         if valid_to <= ctx.now:
             raise errors.ValidationException("ValidTo must be a future date and time.")

@@ -77,8 +77,9 @@ def key_spec_and_usage(ctx: RequestContext, req: dict) -> tuple[str, str]:
     if key_usage is None:
         if not keyspecs.is_symmetric_encryption(key_spec):
             raise errors.ValidationException(
-                f"You must specify a KeyUsage value for a {key_spec} KMS key. "
-                f"Valid values: {', '.join(allowed)}."
+                "You must specify a KeyUsage value for all KMS keys except for symmetric "
+                "encryption keys.",
+                detail=f"KeyUsage values for {key_spec}: {', '.join(allowed)}",
             )
         key_usage = "ENCRYPT_DECRYPT"
     if key_usage not in allowed:

@@ -61,16 +61,21 @@ def resolve_key_id(ctx: RequestContext, value: str, member: str = "KeyId") -> st
             value = resource[4:]
         else:
             raise errors.InvalidArnException(f"Invalid arn {value}")
-        if (region, account) != (ctx.region, ctx.account):
-            # Cross-account and cross-Region use needs key policies, which come later; until
-            # then another account's or Region's key is simply not visible here.
+        if region != ctx.region:
+            # AWS's words for an ARN of another Region name only that Region.
+            raise errors.NotFoundException(
+                f"Invalid arn {region}", detail=f"the ARN names {region}; the caller is in {ctx.region}"
+            )
+        if account != ctx.account:
+            # Cross-account use needs key policies, which come later; until then another
+            # account's key is simply not visible here.
             raise errors.NotFoundException(
                 f"Key '{arn}' does not exist",
-                detail=f"ARN names account {account} in {region}; the caller is {ctx.account} in {ctx.region}",
+                detail=f"the ARN names account {account}; the caller is {ctx.account}",
             )
     elif value.startswith("alias/"):
         if not accepts_alias(ctx.operation, member):
-            raise errors.NotFoundException(f"Invalid keyId {value}")
+            raise errors.NotFoundException(f"Invalid keyId '{value}'")
         alias_name = value
     if alias_name is not None:
         alias = ctx.tx.get_alias(ctx.account, ctx.region, alias_name)
@@ -78,7 +83,7 @@ def resolve_key_id(ctx: RequestContext, value: str, member: str = "KeyId") -> st
             raise _alias_not_found(ctx, alias_name)
         return alias.key_id
     if not KEY_ID.fullmatch(value):
-        raise errors.NotFoundException(f"Invalid keyId {value}")
+        raise errors.NotFoundException(f"Invalid keyId '{value}'")
     return value
 
 

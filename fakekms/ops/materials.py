@@ -136,3 +136,5 @@ def mirror_expiry(key: KeyRecord, records: list[MaterialRecord]) -> None:
         key.expiration_model = "KEY_MATERIAL_EXPIRES"
     elif models:
         key.expiration_model = models[-1]
+    else:  # no material left: DescribeKey has no ExpirationModel, as in AWS
+        key.expiration_model = None

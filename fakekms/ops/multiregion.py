@@ -62,11 +62,11 @@ def replicate_key(ctx: RequestContext, req: dict) -> dict:
     metadata = key_metadata(there, replica)
     # AWS answers while the replica is still being made; it is usable by the next call.
     metadata.update(KeyState="Creating", Enabled=False)
-    return {
-        "ReplicaKeyMetadata": metadata,
-        "ReplicaPolicy": replica.policy,
-        "ReplicaTags": [{"TagKey": t["TagKey"], "TagValue": t["TagValue"]} for t in tags],
-    }
+    metadata.pop("CurrentKeyMaterialId", None)  # not in AWS's ReplicaKeyMetadata
+    result = {"ReplicaKeyMetadata": metadata, "ReplicaPolicy": replica.policy}
+    if tags:  # AWS leaves ReplicaTags out rather than answer an empty list
+        result["ReplicaTags"] = [{"TagKey": t["TagKey"], "TagValue": t["TagValue"]} for t in tags]
+    return result
 
 
 @operation("UpdatePrimaryRegion")

@@ -92,7 +92,9 @@ def get_key_rotation_status(ctx: RequestContext, req: dict) -> dict:
 
 @operation("RotateKeyOnDemand")
 def rotate_key_on_demand(ctx: RequestContext, req: dict) -> dict:
-    key = _rotating_key(ctx, req, imported_ok=True)
+    # Unlike the other rotation calls, AWS checks the key state before the key spec here.
+    key = find_key(ctx, req["KeyId"])
+    _require_rotatable(ctx, key, imported_ok=True)
     materials.require_not_replica(ctx, key)
     if key.on_demand_rotations >= on_demand_limit():
         raise errors.LimitExceededException(
@@ -103,7 +105,7 @@ def rotate_key_on_demand(ctx: RequestContext, req: dict) -> dict:
     materials.rotate(ctx, key, ctx.now, "ON_DEMAND")
     key.on_demand_rotations += 1
     materials.share_rotation_settings(ctx, key)
-    return {"KeyId": key.key_id}
+    return {"KeyId": key.arn}
 
 
 def _require_pending_material(ctx: RequestContext, key: KeyRecord) -> None:

@@ -41,8 +41,9 @@ def verify(ctx: RequestContext, req: dict) -> dict:
     ref = material(ctx, key).ref
     if not ctx.backend_for(key).verify(ref, algorithm, req["Message"], message_type, req["Signature"]):
         # AWS answers an invalid signature with this error, never with SignatureValid: false.
+        # AWS sends this error without a message.
         raise errors.KMSInvalidSignatureException(
-            "Signature verification failed for the given message, KMS key and signing algorithm."
+            detail=f"the signature does not verify under {key.arn} with {algorithm}"
         )
     return {"KeyId": key.arn, "SignatureValid": True, "SigningAlgorithm": algorithm}
 
@@ -108,7 +109,6 @@ def generate_mac(ctx: RequestContext, req: dict) -> dict:
 def verify_mac(ctx: RequestContext, req: dict) -> dict:
     key, algorithm, ref = _mac_request(ctx, req)
     if not ctx.backend_for(key).verify_mac(ref, algorithm, req["Message"], req["Mac"]):
-        raise errors.KMSInvalidMacException(
-            "The MAC does not match the message under this KMS key and MAC algorithm."
-        )
+        # AWS sends this error without a message.
+        raise errors.KMSInvalidMacException(detail=f"the MAC does not match under {key.arn} with {algorithm}")
     return {"KeyId": key.arn, "MacValid": True, "MacAlgorithm": algorithm}

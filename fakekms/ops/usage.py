@@ -59,10 +59,7 @@ def material(ctx: RequestContext, key: KeyRecord, version: int | None = None) ->
     found = ctx.tx.key_material(key, version)
     if found is None or found.ref is None:
         if version is not None:  # the blob names material this key does not have
-            raise errors.InvalidCiphertextException(
-                "The ciphertext refers to key material that this KMS key does not have.",
-                detail=f"{key.arn} has no key material version {version}",
-            )
+            raise errors.InvalidCiphertextException(detail=f"{key.arn} has no key material version {version}")
         raise errors.KMSInvalidStateException(f"{key.arn} has no key material.")
     return found
 
