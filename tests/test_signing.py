@@ -80,13 +80,15 @@ def verify_locally(public, algorithm: str, message: bytes, signature: bytes) -> 
 def test_signature_verifies_offline(kms, keys, spec, algorithm):
     key = keys.get(spec, "SIGN_VERIFY")["Arn"]
     public = public_key(kms, key)
-    if algorithm == "ED25519_PH_SHA_512":  # AWS takes Ed25519ph only as a SHA-512 digest
+    if algorithm == "ED25519_PH_SHA_512":
+        # AWS takes Ed25519ph only with MessageType DIGEST, and still prehashes: the signature is
+        # RFC 8032 Ed25519ph over the 64 bytes the caller sent.
         message, message_type = hashlib.sha512(MESSAGE).digest(), "DIGEST"
     else:
         message, message_type = MESSAGE, "RAW"
     out = kms.sign(KeyId=key, Message=message, MessageType=message_type, SigningAlgorithm=algorithm)
     assert out["KeyId"] == key and out["SigningAlgorithm"] == algorithm
-    verify_locally(public, algorithm, MESSAGE, out["Signature"])
+    verify_locally(public, algorithm, message, out["Signature"])
     assert kms.verify(KeyId=key, Message=message, MessageType=message_type, Signature=out["Signature"],
                       SigningAlgorithm=algorithm)["SignatureValid"] is True
 

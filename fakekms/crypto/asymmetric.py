@@ -51,19 +51,14 @@ def _pss(algorithm: str) -> padding.PSS:
     return padding.PSS(mgf=padding.MGF1(h), salt_length=h.digest_size)
 
 
-def _ed25519ph(key, digest: bytes):
-    """PyCryptodome's Ed25519ph signer/verifier fed a SHA-512 digest computed by the caller."""
+def _ed25519ph(key, message: bytes):
+    """PyCryptodome's RFC 8032 Ed25519ph signer or verifier, and the SHA-512 prehash of
+    ``message``. AWS's ED25519_PH_SHA_512 takes a 64-byte DIGEST message and still prehashes it
+    (FIPS 186-5 section 7.8.1, step 1): the signature is Ed25519ph over the Message sent."""
     from Crypto.Hash import SHA512
     from Crypto.Signature import eddsa
 
-    class _GivenDigest(SHA512.SHA512Hash):
-        def __init__(self) -> None:  # no hashing state: the caller already hashed
-            pass
-
-        def digest(self) -> bytes:
-            return digest
-
-    return eddsa.new(key, "rfc8032"), _GivenDigest()
+    return eddsa.new(key, "rfc8032"), SHA512.new(message)
 
 
 def sign(material: bytes, algorithm: str, message: bytes, message_type: str, *, deterministic: bool) -> bytes:
