@@ -26,3 +26,9 @@ def opens_with(blob: bytes, material: bytes, context=None) -> bytes:
     sealed = ciphertext.parse(blob)
     iv, body = sealed.body[:12], sealed.body[12:]
     return AESGCM(material).decrypt(iv, body, sealed.aad(context))
+
+
+def own_aliases(client, **kwargs) -> list[dict]:
+    """ListAliases less AWS's predefined aliases, which have no TargetKeyId until their AWS
+    managed key exists."""
+    return [a for a in client.list_aliases(**kwargs)["Aliases"] if "TargetKeyId" in a]

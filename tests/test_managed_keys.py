@@ -7,7 +7,7 @@ import datetime as dt
 import json
 
 import pytest
-from helpers import kms_error
+from helpers import kms_error, own_aliases
 
 START = dt.datetime(2030, 1, 1, tzinfo=dt.timezone.utc)
 
@@ -27,7 +27,7 @@ def test_made_on_first_use_and_the_same_key_after(kms, backend):
     assert meta["KeySpec"] == "SYMMETRIC_DEFAULT" and meta["Description"]
     assert kms.decrypt(CiphertextBlob=out["CiphertextBlob"])["Plaintext"] == b"object"
     assert [k["KeyId"] for k in kms.list_keys()["Keys"]] == [meta["KeyId"]]
-    [alias] = kms.list_aliases()["Aliases"]
+    [alias] = own_aliases(kms)
     assert alias["AliasName"] == "alias/aws/s3" and alias["TargetKeyId"] == meta["KeyId"]
     ebs = kms.generate_data_key(KeyId="alias/aws/ebs", KeySpec="AES_128")["KeyId"]
     assert ebs != meta["Arn"] and len(kms.list_keys()["Keys"]) == 2
@@ -69,3 +69,15 @@ def test_its_alias_is_awss_alone(kms, s3_key):
     kms_error("AccessDeniedException", kms.create_alias, AliasName="alias/mine", TargetKeyId=s3_key["KeyId"])
     assert [a["AliasName"] for a in kms.list_aliases(KeyId=s3_key["KeyId"])["Aliases"]] == ["alias/aws/s3"]
     kms_error("NotFoundException", kms.describe_key, KeyId="alias/aws/not valid")
+
+
+def test_list_aliases_shows_predefined_aliases_until_their_key_exists(kms):
+    listed = {a["AliasName"]: a for a in kms.list_aliases()["Aliases"]}
+    s3 = listed["alias/aws/s3"]
+    assert set(s3) == {"AliasName", "AliasArn"} and s3["AliasArn"].endswith(":alias/aws/s3")
+    assert {"alias/aws/ebs", "alias/aws/dynamodb", "alias/aws/secretsmanager"} <= set(listed)
+    kms.encrypt(KeyId="alias/aws/s3", Plaintext=b"p")
+    after = [a for a in kms.list_aliases()["Aliases"] if a["AliasName"] == "alias/aws/s3"]
+    assert len(after) == 1 and after[0]["TargetKeyId"] == kms.describe_key(KeyId="alias/aws/s3")["KeyMetadata"]["KeyId"]
+    key = kms.create_key()["KeyMetadata"]["KeyId"]
+    assert kms.list_aliases(KeyId=key)["Aliases"] == []  # a key's own aliases only

@@ -68,7 +68,7 @@ def test_a_seed_file_for_one_test(kms_client):
 
 
 def test_which_is_gone_for_the_next(kms_client):
-    assert kms_client.list_aliases()["Aliases"] == []
+    assert kms_client.list_keys()["Keys"] == []
 '''
 
 

@@ -98,21 +98,27 @@ def list_aliases(ctx: RequestContext, req: dict) -> dict:
         admit_account(ctx)
     limit = req.get("Limit", 50)
     after = paging.read_marker("aliases", req.get("Marker"), "")
-    rows = ctx.tx.list_aliases(ctx.account, ctx.region, after, limit + 1, key_id)
-    page, more = rows[:limit], len(rows) > limit
-    result = {
-        "Aliases": [
-            {
-                "AliasName": a.alias_name,
-                "AliasArn": ctx.alias_arn(a.alias_name),
-                "TargetKeyId": a.key_id,
-                "CreationDate": a.creation_date,
-                "LastUpdatedDate": a.last_updated_date,
-            }
-            for a in page
-        ],
-        "Truncated": more,
-    }
+    stored = ctx.tx.list_aliases(ctx.account, ctx.region, after, limit + 1, key_id)
+    entries = [_entry(ctx, a) for a in stored]
+    if key_id is None:
+        # Stored rows are the first limit + 1 names after the marker, so any predefined alias
+        # that sorts within this page and has a key already is among them.
+        used = {a.alias_name for a in stored}
+        entries += [{"AliasName": name, "AliasArn": ctx.alias_arn(name)}
+                    for name in managed.PREDEFINED if name > after and name not in used]
+        entries.sort(key=lambda e: e["AliasName"])
+    page, more = entries[:limit], len(entries) > limit
+    result = {"Aliases": page, "Truncated": more}
     if more:
-        result["NextMarker"] = paging.make_marker("aliases", page[-1].alias_name)
+        result["NextMarker"] = paging.make_marker("aliases", page[-1]["AliasName"])
     return result
+
+
+def _entry(ctx: RequestContext, alias: AliasRecord) -> dict:
+    return {
+        "AliasName": alias.alias_name,
+        "AliasArn": ctx.alias_arn(alias.alias_name),
+        "TargetKeyId": alias.key_id,
+        "CreationDate": alias.creation_date,
+        "LastUpdatedDate": alias.last_updated_date,
+    }

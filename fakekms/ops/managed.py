@@ -16,6 +16,14 @@ from . import factory
 from .lookup import named_alias
 
 PREFIX = "alias/aws/"
+# The aliases AWS predefines in every account and Region before any service has used its key:
+# ListAliases shows them without a TargetKeyId until the key exists.
+PREDEFINED = (
+    "alias/aws/acm", "alias/aws/dynamodb", "alias/aws/ebs", "alias/aws/elasticfilesystem",
+    "alias/aws/es", "alias/aws/glue", "alias/aws/kinesisvideo", "alias/aws/lambda", "alias/aws/rds",
+    "alias/aws/redshift", "alias/aws/s3", "alias/aws/secretsmanager", "alias/aws/ssm",
+    "alias/aws/xray",
+)
 ROTATION_PERIOD = 365  # AWS managed keys rotate yearly, always
 
 
