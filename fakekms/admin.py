@@ -11,6 +11,7 @@ import urllib.parse
 from typing import TYPE_CHECKING
 
 from . import __version__, seedfile, wire
+from .clock import check_time, epoch_seconds
 
 if TYPE_CHECKING:
     from .app import FakeKMS
@@ -81,10 +82,10 @@ class AdminRoutes:
             if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not seconds >= 0:
                 raise ValueError(f"advance takes a number of seconds, 0 or more, not {seconds!r}; "
                                  'to go back in time, send {"set": <epoch seconds or ISO 8601>}')
-            _check_time(clock.now() + seconds)
+            check_time(clock.now() + seconds)
             clock.advance(seconds)
         elif "set" in body:
-            epoch = _check_time(_epoch_seconds(body["set"]))
+            epoch = check_time(epoch_seconds(body["set"]))
             clock.set(epoch, frozen=bool(body.get("frozen", False)))
         elif body.get("reset") is True:
             clock.reset()
@@ -100,7 +101,7 @@ class AdminRoutes:
             try:
                 since = float(since)
             except ValueError:
-                since = _epoch_seconds(since, "since")
+                since = epoch_seconds(since, "since")
         return {"events": self.app.views.audit_events(one.get("eventName"), one.get("key"), since)}
 
 
@@ -151,30 +152,5 @@ def _path_in(body) -> str:
 
 
 _CLOCK_USAGE = 'send one of {"advance": seconds}, {"set": time, "frozen": bool}, {"reset": true}'
-_LATEST = 253402300799.0  # 9999-12-31T23:59:59Z, the last time a timestamp can show
-
-
-def _check_time(epoch: float) -> float:
-    """The clock stays between 1970 and 9999, where every response can render it."""
-    if not 0.0 <= epoch <= _LATEST:  # also false for NaN
-        raise ValueError("the clock must stay between 1970-01-01 and 9999-12-31")
-    return epoch
-
-
-def _epoch_seconds(value, name: str = "set") -> float:
-    """Epoch seconds from a number or an ISO 8601 string (a naive time is taken as UTC)."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            parsed = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            parsed = None
-        if parsed is not None:
-            if parsed.tzinfo is None:
-                parsed = parsed.replace(tzinfo=datetime.timezone.utc)
-            return parsed.timestamp()
-    raise ValueError(f"{name} takes epoch seconds or an ISO 8601 time such as 2030-01-01T00:00:00Z, "
-                     f"not {value!r}")
 
 

@@ -14,7 +14,7 @@ from . import errors, seedfile, wire
 from .admin import STATUS_TEXT, AdminRoutes, read_body
 from .audit import AuditLog
 from .authorize import Authorizer, DefaultAuthorizer
-from .clock import Clock
+from .clock import Clock, check_time, epoch_seconds
 from .context import DEFAULT_REGION
 from .crypto.backend import KeyBackend
 from .crypto.software import SoftwareBackend
@@ -152,14 +152,19 @@ def create_app(
     seed_files: list[str] = (),
     audit_log: str | None = None,
     audit_retention: int = DEFAULT_AUDIT_RETENTION,
+    clock: float | str | None = None,
+    frozen: bool = False,
 ) -> FakeKMS:
     """The app factory: a fresh fakekms on an in-memory or file-backed store, with the keys of
     its seed files; a seed makes its ids, key material and ciphertexts reproducible; every call
-    is recorded in the audit log (and appended to ``audit_log``, a JSON-lines file, if given)."""
+    is recorded in the audit log (and appended to ``audit_log``, a JSON-lines file, if given).
+    ``clock`` starts the clock at that time (epoch seconds or ISO 8601) and ``frozen`` stops it
+    there: with a seed, two runs then answer the same bytes, timestamps included."""
+    start = None if clock is None else check_time(epoch_seconds(clock, "clock"))
     store = open_store(db, audit_retention=audit_retention)
     try:
         return FakeKMS(store, region=region, rng=random_source(seed), seed=seed,
-                       seed_files=seed_files, audit_log=audit_log)
+                       seed_files=seed_files, audit_log=audit_log, clock=Clock(start, frozen=frozen))
     except BaseException:
         store.close()
         raise

@@ -115,6 +115,12 @@ def _parser() -> argparse.ArgumentParser:
                        help="deterministic mode: key ids, key material, data keys and IVs come "
                             "from a generator seeded with S, so the same calls on a fresh server "
                             "give the same bytes (default: operating-system randomness; FAKEKMS_SEED)")
+    serve.add_argument("--clock", default=_env("CLOCK"), metavar="WHEN",
+                       help="start the clock at WHEN (ISO 8601 such as 2030-01-01T00:00:00Z, or "
+                            "epoch seconds) instead of now; a reset goes back to it (FAKEKMS_CLOCK)")
+    serve.add_argument("--frozen", action="store_true", default=_env("FROZEN", "") not in ("", "0"),
+                       help="stop the clock where it starts, so timestamps repeat exactly; it moves "
+                            "only through /_fakekms/clock (FAKEKMS_FROZEN)")
     serve.add_argument("--seed-file", action="append", default=None, metavar="PATH",
                        help="create the keys and aliases of this YAML or JSON seed file at start "
                             "and after every reset (repeatable; FAKEKMS_SEED_FILE, several joined "
@@ -182,9 +188,13 @@ def serve(args: argparse.Namespace) -> int:
 
     try:
         app = create_app(args.db, region=args.region, seed=args.seed, seed_files=args.seed_file,
-                         audit_log=args.audit_log, audit_retention=args.audit_retention)
+                         audit_log=args.audit_log, audit_retention=args.audit_retention,
+                         clock=args.clock, frozen=args.frozen)
     except SeedFileError as exc:
         print(f"fakekms: bad seed file {exc}", file=sys.stderr)
+        return 2
+    except ValueError as exc:  # a --clock that is no time
+        print(f"fakekms: --clock: {exc}", file=sys.stderr)
         return 2
     except StoreError as exc:
         print(f"fakekms: {exc}", file=sys.stderr)
@@ -204,7 +214,8 @@ def serve(args: argparse.Namespace) -> int:
     endpoint = f"http://{host}:{port}"
     print(f"fakekms {__version__} listening on {endpoint} "
           f"(state: {args.db if app.store.persistent else 'in memory'}"
-          f"{', seeded' if args.seed is not None else ''})", flush=True)
+          f"{', seeded' if args.seed is not None else ''}"
+          f"{', clock frozen' if args.frozen else ''})", flush=True)
     print(f"point a client at it: export AWS_ENDPOINT_URL_KMS={endpoint} AWS_DEFAULT_REGION={args.region}"
           " (and any AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, e.g. 111122223333 / fakekms)", flush=True)
     if args.watch_stdin:

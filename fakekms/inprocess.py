@@ -100,7 +100,7 @@ class mock_kms(ContextDecorator):
     """Serve KMS from a FakeKMS app inside this process, as a context manager or decorator.
 
     ``app`` shares an existing app (and its state); otherwise a fresh one is made from ``db``,
-    ``region``, ``seed`` and ``seed_files`` as ``fakekms serve`` would.
+    ``region``, ``seed``, ``seed_files``, ``clock`` and ``frozen`` as ``fakekms serve`` would.
     """
 
     def __init__(
@@ -111,8 +111,11 @@ class mock_kms(ContextDecorator):
         region: str = DEFAULT_REGION,
         seed: str | None = None,
         seed_files: list[str] = (),
+        clock: float | str | None = None,
+        frozen: bool = False,
     ) -> None:
-        self._options = dict(db=db, region=region, seed=seed, seed_files=list(seed_files))
+        self._options = dict(db=db, region=region, seed=seed, seed_files=list(seed_files),
+                             clock=clock, frozen=frozen)
         self._given = app
         self.app: FakeKMS | None = app
         self._saved_env: dict[str, str | None] = {}

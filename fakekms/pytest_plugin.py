@@ -39,6 +39,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="deterministic mode: key ids, key material and ciphertexts from seed S")
     group.addoption("--fakekms-seed-file", action="append", default=None, metavar="PATH",
                     help="a seed file whose keys every test starts with (repeatable)")
+    group.addoption("--fakekms-clock", default=None, metavar="WHEN",
+                    help="start fakekms's clock at WHEN (ISO 8601 or epoch seconds); every reset "
+                         "goes back to it")
+    group.addoption("--fakekms-frozen", action="store_true", default=None,
+                    help="stop the clock where it starts (move it with the kms_clock fixture)")
     group.addoption("--fakekms-db", default=None, metavar="PATH",
                     help="keep state in this SQLite file (default: in memory); under xdist each "
                          "worker gets its own file, PATH with the worker id added")
@@ -47,6 +52,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("fakekms_mode", "server or in-process", default="server")
     parser.addini("fakekms_seed", "seed for deterministic mode", default=None)
     parser.addini("fakekms_seed_files", "seed files every test starts with", type="paths", default=[])
+    parser.addini("fakekms_clock", "where fakekms's clock starts", default=None)
+    parser.addini("fakekms_frozen", "stop the clock where it starts", type="bool", default=False)
     parser.addini("fakekms_db", "SQLite file for fakekms's state", default=None)
     parser.addini("fakekms_region", "Region of the fixtures' clients", default=DEFAULT_REGION)
 
@@ -77,7 +84,8 @@ def _options(config: pytest.Config) -> dict:
         base, ext = os.path.splitext(db)
         db = f"{base}-{worker}{ext}"
     return {"mode": mode, "seed": _setting(config, "seed") or None, "seed_files": seed_files,
-            "db": db or ":memory:", "region": _setting(config, "region") or DEFAULT_REGION}
+            "db": db or ":memory:", "region": _setting(config, "region") or DEFAULT_REGION,
+            "clock": _setting(config, "clock") or None, "frozen": bool(_setting(config, "frozen"))}
 
 
 @pytest.fixture(scope="session")
@@ -89,7 +97,8 @@ def kms_server(request: pytest.FixtureRequest):
         from .inprocess import mock_kms
 
         with mock_kms(db=options["db"], region=options["region"], seed=options["seed"],
-                      seed_files=options["seed_files"]) as app:
+                      seed_files=options["seed_files"], clock=options["clock"],
+                      frozen=options["frozen"]) as app:
             yield KMSHandle(Admin(app=app), region=options["region"], mode="in-process")
         return
     args = ["--db", options["db"]]
@@ -97,6 +106,10 @@ def kms_server(request: pytest.FixtureRequest):
         args += ["--seed", options["seed"]]
     for path in options["seed_files"]:
         args += ["--seed-file", path]
+    if options["clock"] is not None:
+        args += ["--clock", options["clock"]]
+    if options["frozen"]:
+        args += ["--frozen"]
     try:
         server = start_server(*args, region=options["region"])
     except RuntimeError as exc:

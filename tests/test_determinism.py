@@ -9,6 +9,7 @@ import json
 from fakekms.control import start_server
 
 from fakekms.app import FakeKMS
+from fakekms.inprocess import mock_kms
 
 MSG = base64.b64encode(b"deterministic").decode()
 DIGEST = base64.b64encode(bytes(64)).decode()
@@ -93,3 +94,49 @@ def test_library_api_takes_a_seed():
 
     assert first_key_id(FakeKMS(seed="lib")) == first_key_id(FakeKMS(seed="lib"))
     assert first_key_id(FakeKMS()) != first_key_id(FakeKMS())
+
+
+def _timed_calls(srv) -> list:
+    """Calls whose answers carry times: every body, whole."""
+    out = []
+
+    def call(op, body):
+        status, payload, _ = srv.call(f"TrentService.{op}", body)
+        assert status == 200, (op, payload)
+        out.append(payload)
+        return payload
+
+    key = call("CreateKey", {"Description": "timed"})["KeyMetadata"]["KeyId"]
+    call("CreateAlias", {"AliasName": "alias/timed", "TargetKeyId": key})
+    call("ListAliases", {"KeyId": key})
+    call("Encrypt", {"KeyId": key, "Plaintext": MSG})
+    external = call("CreateKey", {"Origin": "EXTERNAL"})["KeyMetadata"]["KeyId"]
+    params = call("GetParametersForImport", {"KeyId": external, "WrappingAlgorithm": "RSAES_OAEP_SHA_256",
+                                             "WrappingKeySpec": "RSA_2048"})
+    params.pop("PublicKey"), params.pop("ImportToken")  # from OpenSSL's RSA, never seeded
+    call("ScheduleKeyDeletion", {"KeyId": key, "PendingWindowInDays": 7})
+    call("DescribeKey", {"KeyId": key})
+    return out
+
+
+def test_a_seeded_server_with_a_frozen_clock_repeats_timestamps_too():
+    start = ("--seed", "timed", "--clock", "2030-01-01T00:00:00Z", "--frozen")
+    with start_server(*start) as a, start_server(*start) as b:
+        first = _timed_calls(a)
+        assert first == _timed_calls(b)
+    created = first[0]["KeyMetadata"]["CreationDate"]
+    assert created == 1893456000  # 2030-01-01T00:00:00Z
+    assert first[-1]["KeyMetadata"]["DeletionDate"] == created + 7 * 86400
+
+
+def test_the_clock_starts_where_asked_and_a_reset_goes_back_there():
+    with start_server("--clock", "1893456000") as srv:
+        assert srv.clock.now().timestamp() - 1893456000 < 60
+        srv.clock.advance(days=3)
+        srv.reset()
+        assert srv.clock.now().timestamp() - 1893456000 < 60
+    with mock_kms(clock="2031-05-06T07:08:09Z", frozen=True) as app:
+        assert app.clock.now() == 1935817689.0 and app.clock.frozen
+        app.clock.advance(10)
+        app.reset()
+        assert app.clock.now() == 1935817689.0

@@ -127,6 +127,25 @@ def test_a_seed_makes_runs_repeat(pytester):
     assert _printed_keys(_run(pytester, "--fakekms-seed=different", "-s")) != ids[0]
 
 
+@pytest.mark.parametrize("mode", ["server", "in-process"])
+def test_the_clock_option_starts_every_test_at_that_time(pytester, mode):
+    pytester.makepyfile(test_clock='''
+        import datetime
+
+        START = datetime.datetime(2030, 1, 1, tzinfo=datetime.timezone.utc)
+
+        def test_first(kms_client, kms_clock):
+            assert kms_clock.now() == START and kms_clock.frozen
+            assert kms_client.create_key()["KeyMetadata"]["CreationDate"] == START
+            kms_clock.advance(days=2)
+
+        def test_second(kms_clock):
+            assert kms_clock.now() == START
+    ''')
+    _run(pytester, f"--fakekms-mode={mode}", "--fakekms-clock=2030-01-01T00:00:00Z",
+         "--fakekms-frozen").assert_outcomes(passed=2)
+
+
 def test_a_db_path_keeps_state_in_that_file(pytester):
     pytester.makepyfile(test_db='''
         def test_makes_a_key(kms_client):
