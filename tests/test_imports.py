@@ -147,6 +147,22 @@ def test_import_tokens_are_checked(kms, external, clock):
     assert kms.describe_key(KeyId=other)["KeyMetadata"]["KeyState"] == "PendingImport"
 
 
+def test_every_call_has_its_own_wrapping_key_pair(kms, external, spec="RSA_2048"):
+    """As in AWS: material wrapped for one GetParametersForImport answer does not import with
+    another's token, even for the same key, spec and algorithm."""
+    calls = [kms.get_parameters_for_import(KeyId=external["KeyId"], WrappingAlgorithm="RSAES_OAEP_SHA_256",
+                                           WrappingKeySpec=spec) for _ in range(3)]
+    assert len({c["PublicKey"] for c in calls}) == 3
+    assert len({c["ImportToken"] for c in calls}) == 3
+    material = os.urandom(32)
+    common = {"KeyId": external["KeyId"], "ExpirationModel": "KEY_MATERIAL_DOES_NOT_EXPIRE"}
+    kms_error("InvalidCiphertextException", kms.import_key_material, ImportToken=calls[1]["ImportToken"],
+              EncryptedKeyMaterial=wrap(calls[0]["PublicKey"], "RSAES_OAEP_SHA_256", material), **common)
+    kms.import_key_material(ImportToken=calls[0]["ImportToken"],
+                            EncryptedKeyMaterial=wrap(calls[0]["PublicKey"], "RSAES_OAEP_SHA_256", material), **common)
+    assert kms.describe_key(KeyId=external["KeyId"])["KeyMetadata"]["KeyState"] == "Enabled"
+
+
 def test_wrapping_choices_aws_refuses(kms, external):
     key_id = external["KeyId"]
     kms_error("ValidationException", kms.get_parameters_for_import, KeyId=key_id,

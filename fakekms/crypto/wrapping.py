@@ -16,20 +16,54 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from .software import load_private_key
 
-_pairs: dict[str, bytes] = {}
+# How many wrapping key pairs of each spec are kept made ahead of need.
+_DEPTH = {"RSA_2048": 4, "RSA_3072": 2, "RSA_4096": 1}
+_ready: dict[str, list[bytes]] = {}
+_filling: set[str] = set()
 _lock = threading.Lock()
 
 
+def _generate(spec: str) -> bytes:
+    private = rsa.generate_private_key(public_exponent=65537, key_size=int(spec[4:]))
+    der = private.private_bytes(
+        serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    load_private_key(der)  # parsing checks the RSA key, which is slow: done here, ahead, and cached
+    return der
+
+
 def wrapping_key(spec: str) -> bytes:
-    """A PKCS#8 DER RSA private key of ``spec``. One per spec and process: generating RSA keys
-    takes up to seconds, and each import token records the key it was issued with."""
+    """A PKCS#8 DER RSA private key of ``spec``, new for every call: AWS gives each
+    GetParametersForImport its own wrapping key pair, and material wrapped for one import token
+    does not import with another. RSA keys take up to seconds to make, so a few of each spec
+    asked for are made ahead in a background thread; one is made here only when none is ready."""
     with _lock:
-        if spec not in _pairs:
-            private = rsa.generate_private_key(public_exponent=65537, key_size=int(spec[4:]))
-            _pairs[spec] = private.private_bytes(
-                serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-            )
-        return _pairs[spec]
+        ready = _ready.setdefault(spec, [])
+        made = ready.pop() if ready else None
+    _refill(spec)
+    return made if made is not None else _generate(spec)
+
+
+def _refill(spec: str) -> None:
+    with _lock:
+        if spec in _filling or len(_ready[spec]) >= _DEPTH.get(spec, 1):
+            return
+        _filling.add(spec)
+    threading.Thread(target=_fill, args=(spec,), name=f"fakekms-wrapping-{spec}", daemon=True).start()
+
+
+def _fill(spec: str) -> None:
+    try:
+        while True:
+            with _lock:
+                if len(_ready[spec]) >= _DEPTH.get(spec, 1):
+                    return
+            made = _generate(spec)
+            with _lock:
+                _ready[spec].append(made)
+    finally:
+        with _lock:
+            _filling.discard(spec)
 
 
 def _oaep(algorithm: str) -> padding.OAEP:
