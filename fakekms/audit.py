@@ -1,10 +1,12 @@
 """The audit log: one CloudTrail-format event per KMS call, shaped as CloudTrail logs KMS events.
 
 The event's ``requestParameters`` and ``responseElements`` are the call's members as the model
-describes them, named as CloudTrail names them (first letter lowercased, so ``AWSAccountId``
-becomes ``aWSAccountId``), with every blob and every member the model marks sensitive left out:
-plaintext, ciphertext, signatures, key material and private keys never reach the record.
-Like CloudTrail, read-only and cryptographic calls log no response elements.
+describes them, named as CloudTrail names them (first letter lowercased; ``AWSAccountId`` kept),
+with the defaults KMS filled in (``encryptionAlgorithm``, ``keySpec``...) and every blob and
+every member the model marks sensitive left out: plaintext, ciphertext, signatures, key
+material and private keys never reach the record. Like CloudTrail, read-only and cryptographic
+calls log no response elements. What KMS does by itself (RotateKey, DeleteKey,
+DeleteExpiredKeyMaterial) is an AwsServiceEvent with no caller, dated when it fell due.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import uuid
 from functools import lru_cache
 
 from . import model
-from .context import RequestContext
+from .context import RequestContext, ServiceEvent
 from .state import KeyUse, Store
 
 log = logging.getLogger("fakekms")
@@ -61,6 +63,33 @@ def _element_time(epoch: float) -> str:
 _OMIT = object()
 
 
+def _cloudtrail_name(member: str) -> str:
+    """keyId for KeyId; an initialism such as AWSAccountId stays as it is."""
+    return member if member[1:2].isupper() else member[:1].lower() + member[1:]
+
+
+def _create_key_defaults(params: dict) -> dict:
+    spec = params.get("KeySpec") or params.get("CustomerMasterKeySpec") or "SYMMETRIC_DEFAULT"
+    out = {"Description": "", "Origin": "AWS_KMS", "BypassPolicyLockoutSafetyCheck": False,
+           "CustomerMasterKeySpec": spec, "KeySpec": spec}
+    if spec == "SYMMETRIC_DEFAULT":
+        out["KeyUsage"] = "ENCRYPT_DECRYPT"
+    return out
+
+
+# The members KMS fills in when a caller leaves them out, as its CloudTrail entries show them.
+_DEFAULTS = {
+    "Encrypt": lambda p: {"EncryptionAlgorithm": "SYMMETRIC_DEFAULT"},
+    "Decrypt": lambda p: {"EncryptionAlgorithm": "SYMMETRIC_DEFAULT"},
+    "ReEncrypt": lambda p: {"SourceEncryptionAlgorithm": "SYMMETRIC_DEFAULT",
+                            "DestinationEncryptionAlgorithm": "SYMMETRIC_DEFAULT"},
+    "Sign": lambda p: {"MessageType": "RAW"},
+    "Verify": lambda p: {"MessageType": "RAW"},
+    "CreateKey": _create_key_defaults,
+    "ScheduleKeyDeletion": lambda p: {"PendingWindowInDays": 30},
+}
+
+
 def _view(shape_name: str, value):
     """A value as CloudTrail records it, or _OMIT for a blob or a sensitive member."""
     shape = model.shapes()[shape_name]
@@ -75,7 +104,7 @@ def _view(shape_name: str, value):
                 continue
             rendered = _view(members[name]["shape"], item)
             if rendered is not _OMIT:
-                out[name[:1].lower() + name[1:]] = rendered
+                out[_cloudtrail_name(name)] = rendered
         return out
     if kind == "list":
         member = shape["member"]["shape"]
@@ -90,6 +119,9 @@ def _view(shape_name: str, value):
 
 def request_parameters(operation: str, params: dict | None) -> dict | None:
     shape = model.input_shape_name(operation)
+    defaults = _DEFAULTS.get(operation)
+    if defaults is not None and params is not None:
+        params = {**defaults(params), **params}
     if shape is None or not params:
         return None
     return _view(shape, params) or None
@@ -154,6 +186,30 @@ def build_event(
     return event
 
 
+def service_event(event: ServiceEvent) -> dict:
+    """CloudTrail's record of something KMS did by itself: no caller, AWS Internal."""
+    return {
+        "eventVersion": EVENT_VERSION,
+        "userIdentity": {"accountId": event.account, "invokedBy": "AWS Internal"},
+        "eventTime": event_time(event.at),
+        "eventSource": "kms.amazonaws.com",
+        "eventName": event.name,
+        "awsRegion": event.region,
+        "sourceIPAddress": "AWS Internal",
+        "userAgent": "AWS Internal",
+        "requestParameters": None,
+        "responseElements": event.response,
+        "eventID": str(uuid.uuid4()),
+        "readOnly": False,
+        "resources": [{"accountId": event.account, "type": "AWS::KMS::Key", "ARN": event.arn}],
+        "eventType": "AwsServiceEvent",
+        "managementEvent": True,
+        "recipientAccountId": event.account,
+        **({"serviceEventDetails": event.details} if event.details else {}),
+        "eventCategory": "Management",
+    }
+
+
 def key_uses(ctx: RequestContext, event: dict) -> list[tuple[str, str, str]]:
     """(account, Region, key id) of every key this event counts as a use of, for GetKeyLastUsage:
     a successful cryptographic operation uses every key it touched (ReEncrypt, two)."""
@@ -191,6 +247,17 @@ class AuditLog:
             return
         if self.file is not None:
             self.file.write(event)
+
+    def record_service_events(self, events: list[ServiceEvent]) -> None:
+        for event in events:
+            record = service_event(event)
+            try:
+                self.store.append_audit(event.at, event.name, json.dumps(record), [])
+            except Exception:
+                log.exception("could not record the %s service event", event.name)
+                continue
+            if self.file is not None:
+                self.file.write(record)
 
     def close(self) -> None:
         if self.file is not None:

@@ -40,6 +40,19 @@ class Caller:
         return Caller(account, f"arn:{partition_of(region)}:iam::{account}:root", "Root", access_key_id)
 
 
+@dataclass(frozen=True)
+class ServiceEvent:
+    """Something KMS did by itself to a key, at clock time ``at``."""
+
+    name: str
+    at: float
+    account: str
+    region: str
+    arn: str
+    details: dict | None = None
+    response: dict | None = None
+
+
 @dataclass
 class RequestContext:
     operation: str
@@ -64,6 +77,9 @@ class RequestContext:
     retired: list = field(default_factory=list)
     # The keys the call touched, ARN -> (account, Region, key id): the audit event's resources.
     keys: dict = field(default_factory=dict)
+    # What KMS did by itself in this transaction (RotateKey, DeleteKey, DeleteExpiredKeyMaterial):
+    # CloudTrail's AwsServiceEvent records, written once the transaction commits.
+    service_events: list = field(default_factory=list)
 
     @property
     def access_key_id(self) -> str | None:
@@ -72,6 +88,11 @@ class RequestContext:
     def touch(self, key: KeyRecord) -> None:
         """Notes that the call used ``key``, found or made."""
         self.keys.setdefault(key.arn, (key.account, key.region, key.key_id))
+
+    def service_event(self, name: str, key: KeyRecord, at: float, details: dict | None = None,
+                      response: dict | None = None) -> None:
+        """Notes an event KMS logs without a caller: CloudTrail's AwsServiceEvent."""
+        self.service_events.append(ServiceEvent(name, at, key.account, key.region, key.arn, details, response))
 
     def backend_for(self, key: KeyRecord) -> KeyBackend:
         """The backend that holds ``key``'s material (every key's is software today; a key in a

@@ -165,6 +165,7 @@ class Pipeline:
         now. Those are committed first if any ran, so a failing call does not undo them (and
         they are not run, and logged, again by the next call). Material made for the work is
         destroyed if it does not commit; material of keys deleted, once that has committed."""
+        timed: list = []  # the service events of the timed events, once committed
         try:
             with self.store.transaction() as tx:
                 ctx.tx = tx
@@ -173,13 +174,16 @@ class Pipeline:
                     tx.commit_so_far()
                     self._destroy(ctx.retired)
                     del ctx.generated[prepared:]  # what the events made: the store holds it now
+                    timed, ctx.service_events = ctx.service_events, []
                 result = work()
         except BaseException:
             self._destroy(ctx.generated)
+            self.audit.record_service_events(timed)
             raise
         finally:
             ctx.tx = None
         self._destroy(ctx.retired)
+        self.audit.record_service_events(timed + ctx.service_events)
         return result
 
     def _refused(self, ctx: RequestContext, target: str | None, params, exc: errors.KMSError,

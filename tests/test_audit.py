@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+import os
 
 import pytest
 from botocore.exceptions import ClientError
@@ -48,7 +49,8 @@ def test_a_successful_call_is_one_cloudtrail_event(backend, kms):
     assert event["userAgent"].startswith("Boto3/")
     assert event["requestID"] == response["ResponseMetadata"]["RequestId"]
     assert event["readOnly"] is True
-    assert event["requestParameters"] == {"keyId": key["KeyId"], "encryptionContext": {"dept": "it"}}
+    assert event["requestParameters"] == {"keyId": key["KeyId"], "encryptionContext": {"dept": "it"},
+                                          "encryptionAlgorithm": "SYMMETRIC_DEFAULT"}
     assert event["responseElements"] is None
     assert event["resources"] == [{"accountId": ACCOUNT, "type": "AWS::KMS::Key", "ARN": key["Arn"]}]
     assert "errorCode" not in event
@@ -60,9 +62,13 @@ def test_write_calls_log_their_response_elements_as_cloudtrail_names_them(backen
     kms.describe_key(KeyId=key["KeyId"])
     create, describe = backend.control.audit.events()
     assert create["readOnly"] is False
-    assert create["requestParameters"] == {"description": "d", "tags": [{"tagKey": "team", "tagValue": "a"}]}
+    # With the defaults KMS filled in, as in the CloudTrail CreateKey example of the developer guide.
+    assert create["requestParameters"] == {
+        "description": "d", "tags": [{"tagKey": "team", "tagValue": "a"}], "origin": "AWS_KMS",
+        "bypassPolicyLockoutSafetyCheck": False, "customerMasterKeySpec": "SYMMETRIC_DEFAULT",
+        "keySpec": "SYMMETRIC_DEFAULT", "keyUsage": "ENCRYPT_DECRYPT"}
     metadata = create["responseElements"]["keyMetadata"]
-    assert metadata["aWSAccountId"] == ACCOUNT and metadata["keyId"] == key["KeyId"]
+    assert metadata["AWSAccountId"] == ACCOUNT and metadata["keyId"] == key["KeyId"]
     created = key["CreationDate"].astimezone(dt.timezone.utc)
     assert metadata["creationDate"] == created.strftime("%b %-d, %Y, %-I:%M:%S %p")
     assert describe["readOnly"] is True and describe["responseElements"] is None
@@ -234,3 +240,82 @@ def test_reencrypt_counts_as_use_of_both_keys(backend, kms):
 
 def test_last_usage_of_a_missing_key(kms):
     kms_error("NotFoundException", kms.get_key_last_usage, KeyId="11111111-2222-3333-4444-555555555555")
+
+
+SERVICE_EVENT_FIELDS = {
+    "eventVersion", "userIdentity", "eventTime", "eventSource", "eventName", "awsRegion",
+    "sourceIPAddress", "userAgent", "requestParameters", "responseElements", "eventID", "readOnly",
+    "resources", "eventType", "managementEvent", "recipientAccountId", "eventCategory",
+}
+
+
+def _service_event(audit, name: str, arn: str) -> dict:
+    [event] = [e for e in audit.events(name) if e["resources"][0]["ARN"] == arn]
+    assert event["eventType"] == "AwsServiceEvent"
+    assert event["userIdentity"] == {"accountId": arn.split(":")[4], "invokedBy": "AWS Internal"}
+    assert event["sourceIPAddress"] == event["userAgent"] == "AWS Internal"
+    assert event["requestParameters"] is None and event["readOnly"] is False
+    assert SERVICE_EVENT_FIELDS <= set(event)
+    return event
+
+
+def test_time_records_rotate_key_as_cloudtrail_does(backend, kms):
+    audit, clock = backend.control.audit, backend.control.clock
+    clock.set("2030-01-01T00:00:00Z", frozen=True)
+    key = kms.create_key()["KeyMetadata"]
+    kms.enable_key_rotation(KeyId=key["KeyId"], RotationPeriodInDays=90)
+    clock.advance(days=91)
+    kms.describe_key(KeyId=key["KeyId"])  # the next call runs what fell due
+    event = _service_event(audit, "RotateKey", key["Arn"])
+    assert event["serviceEventDetails"] == {"rotationType": "AUTOMATIC", "keyId": key["KeyId"]}
+    assert event["eventTime"] == "2030-04-01T00:00:00Z"  # when it fell due, not when it was noticed
+    assert event["responseElements"] is None
+    kms.rotate_key_on_demand(KeyId=key["KeyId"])
+    on_demand = [e for e in audit.events("RotateKey") if e["serviceEventDetails"]["rotationType"] == "ON_DEMAND"]
+    assert len(on_demand) == 1 and on_demand[0]["eventType"] == "AwsServiceEvent"
+
+
+def test_time_records_delete_key_as_cloudtrail_does(backend, kms):
+    audit, clock = backend.control.audit, backend.control.clock
+    clock.set("2030-01-01T00:00:00Z", frozen=True)
+    key = kms.create_key()["KeyMetadata"]
+    kms.schedule_key_deletion(KeyId=key["KeyId"], PendingWindowInDays=7)
+    clock.advance(days=8)
+    kms.list_keys()
+    event = _service_event(audit, "DeleteKey", key["Arn"])
+    assert event["responseElements"] == {"keyId": key["Arn"]}
+    assert event["eventTime"] == "2030-01-08T00:00:00Z"
+    assert audit.events("ScheduleKeyDeletion")[0]["requestParameters"]["pendingWindowInDays"] == 7
+
+
+def test_time_records_delete_expired_key_material_as_cloudtrail_does(backend, kms):
+    from test_imports import import_material
+
+    audit, clock = backend.control.audit, backend.control.clock
+    clock.set("2030-01-01T00:00:00Z", frozen=True)
+    key = kms.create_key(Origin="EXTERNAL")["KeyMetadata"]
+    import_material(kms, key["KeyId"], os.urandom(32), ExpirationModel="KEY_MATERIAL_EXPIRES",
+                    ValidTo=dt.datetime(2030, 1, 3, tzinfo=dt.timezone.utc))
+    material_id = kms.describe_key(KeyId=key["KeyId"])["KeyMetadata"]["CurrentKeyMaterialId"]
+    clock.advance(days=3)
+    assert kms.describe_key(KeyId=key["KeyId"])["KeyMetadata"]["KeyState"] == "PendingImport"
+    event = _service_event(audit, "DeleteExpiredKeyMaterial", key["Arn"])
+    assert event["serviceEventDetails"] == {"keyId": key["KeyId"], "keyMaterialId": material_id}
+    assert event["eventTime"] == "2030-01-03T00:00:00Z"
+
+
+def test_request_parameters_carry_the_defaults_kms_filled_in(backend, kms):
+    audit = backend.control.audit
+    key = kms.create_key()["KeyMetadata"]["KeyId"]
+    blob = kms.encrypt(KeyId=key, Plaintext=b"p")["CiphertextBlob"]
+    kms.decrypt(CiphertextBlob=blob)
+    kms.re_encrypt(CiphertextBlob=blob, DestinationKeyId=key)
+    signing = kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["KeyId"]
+    kms.sign(KeyId=signing, Message=b"m", SigningAlgorithm="ECDSA_SHA_256")
+    assert audit.last("Encrypt")["requestParameters"]["encryptionAlgorithm"] == "SYMMETRIC_DEFAULT"
+    assert audit.last("Decrypt")["requestParameters"]["encryptionAlgorithm"] == "SYMMETRIC_DEFAULT"
+    re_encrypt = audit.last("ReEncrypt")["requestParameters"]
+    assert re_encrypt["sourceEncryptionAlgorithm"] == re_encrypt["destinationEncryptionAlgorithm"] == "SYMMETRIC_DEFAULT"
+    assert audit.last("Sign")["requestParameters"]["messageType"] == "RAW"
+    asymmetric = [e for e in audit.events("CreateKey") if e["requestParameters"]["keySpec"] == "ECC_NIST_P256"]
+    assert asymmetric[0]["requestParameters"]["keyUsage"] == "SIGN_VERIFY"

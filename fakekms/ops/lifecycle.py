@@ -51,6 +51,8 @@ def _run_next(ctx: RequestContext, key: KeyRecord) -> None:
 
 def _delete(ctx: RequestContext, key: KeyRecord, at: float) -> None:
     deleted = ctx.tx.delete_key(key.account, key.region, key.key_id)
+    # CloudTrail's DeleteKey names the key ARN in responseElements (entries since December 2022).
+    ctx.service_event("DeleteKey", key, at, response={"keyId": key.arn})
     if not key.multi_region or not ctx.tx.key_copies(key.account, key.key_id):
         ctx.retired += [m.ref for m in deleted if m.ref is not None]  # no copy shares it any more
     if not key.is_replica:
@@ -69,3 +71,6 @@ def _expire(ctx: RequestContext, key: KeyRecord, at: float) -> None:
     expired = [m for m in ctx.tx.key_materials(key) if m.ref is not None
                and not m.pending and m.valid_to is not None and m.valid_to <= at]
     materials.remove_imported(ctx, key, expired)
+    for record in expired:
+        ctx.service_event("DeleteExpiredKeyMaterial", key, at,
+                          {"keyId": key.key_id, "keyMaterialId": record.material_id})

@@ -69,6 +69,7 @@ def rotate(ctx: RequestContext, key: KeyRecord, at: float, rotation_type: str) -
     NON_CURRENT, and new material (or, for imported keys, the material PENDING_ROTATION) becomes
     CURRENT. Callers update and store ``key``; the other copies are stored here."""
     group = copies(ctx, key)
+    ctx.service_event("RotateKey", key, at, {"rotationType": rotation_type, "keyId": key.key_id})
     promoted = ctx.tx.pending_key_material(key)
     material_id = promoted.material_id if promoted else new_material_id(ctx)
     ref = None if promoted else ctx.generate(key.key_spec)
