@@ -179,3 +179,37 @@ def test_the_compatibility_set_runs_on_the_oldest_botocore_the_project_supports(
     for name in ("botocore", "boto3"):
         (lower,) = [re.match(rf"{name}>=(\S+)", d).group(1) for d in declared if d.startswith(f"{name}>=")]
         assert pins[name] == f"{lower}.0" if lower.count(".") == 1 else pins[name] == lower
+
+
+def _message_fragments() -> list[tuple[str, int, str]]:
+    """(file, line, the longest literal run of the message) of every error raised with words."""
+    import ast
+
+    root = Path(__file__).resolve().parent.parent / "fakekms"
+    found = []
+    for path in sorted(root.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                    and isinstance(node.func.value, ast.Name) and node.func.value.id == "errors"
+                    and node.args):
+                continue
+            first = node.args[0]
+            if isinstance(first, ast.Constant) and isinstance(first.value, str):
+                runs = [first.value]
+            elif isinstance(first, ast.JoinedStr):
+                runs = [part.value for part in first.values if isinstance(part, ast.Constant)]
+            else:
+                continue
+            longest = max(runs, key=len, default="").strip()
+            if len(longest) >= 8:
+                found.append((path.name, node.lineno, longest))
+    return found
+
+
+def test_every_message_is_listed_with_its_source():
+    """docs/aws-messages.md lists every message fakekms sends and where its words come from."""
+    table = (Path(__file__).resolve().parent.parent / "docs" / "aws-messages.md").read_text()
+    fragments = _message_fragments()
+    assert len(fragments) > 60
+    missing = [f"{file}:{line}: {text!r}" for file, line, text in fragments if text not in table]
+    assert not missing, "add these to docs/aws-messages.md:\n" + "\n".join(missing)
