@@ -259,9 +259,15 @@ def _service_event(audit, name: str, arn: str) -> dict:
     return event
 
 
-def test_time_records_rotate_key_as_cloudtrail_does(backend, kms):
-    audit, clock = backend.control.audit, backend.control.clock
-    clock.set("2030-01-01T00:00:00Z", frozen=True)
+@pytest.fixture
+def timed(backend):
+    """(audit, clock) with the clock frozen at 2030-01-01T00:00:00Z."""
+    backend.control.clock.set("2030-01-01T00:00:00Z", frozen=True)
+    return backend.control.audit, backend.control.clock
+
+
+def test_time_records_rotate_key_as_cloudtrail_does(timed, kms):
+    audit, clock = timed
     key = kms.create_key()["KeyMetadata"]
     kms.enable_key_rotation(KeyId=key["KeyId"], RotationPeriodInDays=90)
     clock.advance(days=91)
@@ -275,9 +281,8 @@ def test_time_records_rotate_key_as_cloudtrail_does(backend, kms):
     assert len(on_demand) == 1 and on_demand[0]["eventType"] == "AwsServiceEvent"
 
 
-def test_time_records_delete_key_as_cloudtrail_does(backend, kms):
-    audit, clock = backend.control.audit, backend.control.clock
-    clock.set("2030-01-01T00:00:00Z", frozen=True)
+def test_time_records_delete_key_as_cloudtrail_does(timed, kms):
+    audit, clock = timed
     key = kms.create_key()["KeyMetadata"]
     kms.schedule_key_deletion(KeyId=key["KeyId"], PendingWindowInDays=7)
     clock.advance(days=8)
@@ -288,11 +293,10 @@ def test_time_records_delete_key_as_cloudtrail_does(backend, kms):
     assert audit.events("ScheduleKeyDeletion")[0]["requestParameters"]["pendingWindowInDays"] == 7
 
 
-def test_time_records_delete_expired_key_material_as_cloudtrail_does(backend, kms):
+def test_time_records_delete_expired_key_material_as_cloudtrail_does(timed, kms):
     from test_imports import import_material
 
-    audit, clock = backend.control.audit, backend.control.clock
-    clock.set("2030-01-01T00:00:00Z", frozen=True)
+    audit, clock = timed
     key = kms.create_key(Origin="EXTERNAL")["KeyMetadata"]
     import_material(kms, key["KeyId"], os.urandom(32), ExpirationModel="KEY_MATERIAL_EXPIRES",
                     ValidTo=dt.datetime(2030, 1, 3, tzinfo=dt.timezone.utc))
