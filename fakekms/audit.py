@@ -61,6 +61,8 @@ def _element_time(epoch: float) -> str:
 
 
 _OMIT = object()
+# Grant tokens act as credentials for whoever holds them: never recorded.
+_BEARER_MEMBERS = frozenset({"GrantToken", "GrantTokens"})
 
 
 def _cloudtrail_name(member: str) -> str:
@@ -100,7 +102,7 @@ def _view(shape_name: str, value):
         members = shape.get("members", {})
         out = {}
         for name, item in value.items():
-            if item is None or name not in members:
+            if item is None or name not in members or name in _BEARER_MEMBERS:
                 continue
             rendered = _view(members[name]["shape"], item)
             if rendered is not _OMIT:

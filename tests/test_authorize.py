@@ -207,7 +207,26 @@ def _account(call: Callable[[Env], object]) -> Case:
     return lambda env: ("*", lambda: call(env))
 
 
+GRANTEE = "arn:aws:iam::111122223333:role/grantee"
+
+
+def _granted(call: Callable[[Env, str, str], object]) -> Case:
+    """A call on a grant of a fresh symmetric key."""
+    def case(env: Env):
+        meta = env.key()
+        grant_id = env.kms.create_grant(KeyId=meta["KeyId"], GranteePrincipal=GRANTEE,
+                                        Operations=["Decrypt"])["GrantId"]
+        return meta["Arn"], lambda: call(env, meta["KeyId"], grant_id)
+    return case
+
+
 CASES: dict[str, list[Case]] = {
+    "CreateGrant": [_of({}, lambda env, k: env.kms.create_grant(KeyId=k, GranteePrincipal=GRANTEE,
+                                                               Operations=["Encrypt"]), alias=False)],
+    "ListGrants": [_of({}, lambda env, k: env.kms.list_grants(KeyId=k), alias=False)],
+    "ListRetirableGrants": [_account(lambda env: env.kms.list_retirable_grants(RetiringPrincipal=GRANTEE))],
+    "RetireGrant": [_granted(lambda env, k, g: env.kms.retire_grant(KeyId=k, GrantId=g))],
+    "RevokeGrant": [_granted(lambda env, k, g: env.kms.revoke_grant(KeyId=k, GrantId=g))],
     "CreateKey": [_account(lambda env: env.kms.create_key())],
     "ListKeys": [_account(lambda env: env.kms.list_keys())],
     "GenerateRandom": [_account(lambda env: env.kms.generate_random(NumberOfBytes=8))],

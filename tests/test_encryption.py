@@ -152,9 +152,12 @@ def test_wrong_key_usage(kms, keys):
     kms_error("InvalidKeyUsageException", kms.encrypt, KeyId=sym, Plaintext=b"p", EncryptionAlgorithm="RSAES_OAEP_SHA_256")
 
 
-def test_grant_tokens_accepted(kms, sym):
-    blob = kms.encrypt(KeyId=sym, Plaintext=b"p", GrantTokens=["token-1", "token-2"])["CiphertextBlob"]
-    assert kms.decrypt(CiphertextBlob=blob, GrantTokens=["token-1"])["Plaintext"] == b"p"
+def test_grant_tokens_are_checked(kms, sym):
+    token = kms.create_grant(KeyId=sym, GranteePrincipal="arn:aws:iam::111122223333:role/app",
+                             Operations=["Encrypt", "Decrypt"])["GrantToken"]
+    blob = kms.encrypt(KeyId=sym, Plaintext=b"p", GrantTokens=[token, token])["CiphertextBlob"]
+    assert kms.decrypt(CiphertextBlob=blob, GrantTokens=[token])["Plaintext"] == b"p"
+    kms_error("InvalidGrantTokenException", kms.encrypt, KeyId=sym, Plaintext=b"p", GrantTokens=["token-1"])
     kms_error("ValidationException", kms.encrypt, KeyId=sym, Plaintext=b"p", GrantTokens=["t"] * 11)
 
 

@@ -32,8 +32,8 @@ class Operation:
 _OPERATIONS: dict[str, Operation] = {}
 
 # The modules that register handlers, by KMS area.
-_AREAS = ("keys", "aliases", "tags", "policies", "encryption", "signing", "encapsulation", "rotation", "imports",
-          "multiregion")
+_AREAS = ("keys", "aliases", "tags", "policies", "encryption", "signing", "encapsulation", "rotation",
+          "imports", "grants", "multiregion")
 
 
 def operation(name: str, *, prepare: Callable[..., object] | None = None) -> Callable[[Handler], Handler]:
@@ -66,8 +66,11 @@ def operation_for(operation_name: str) -> Operation:
 
 def run(ctx, op: Operation, request: dict):
     """One operation inside its open transaction: the AWS managed keys the request names
-    (``managed``), then the handler. What time has done is caught up before (``lifecycle``)."""
-    from . import managed
+    (``managed``), the grant tokens it gives, then the handler. What time has done is caught up
+    before (``lifecycle``)."""
+    from . import grants, managed
 
     managed.ensure(ctx, request)
+    if request.get("GrantTokens"):
+        grants.check_grant_tokens(ctx, request)
     return op.handler(ctx, request)

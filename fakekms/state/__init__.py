@@ -2,7 +2,7 @@
 in a file."""
 
 from .base import ReadTransaction, Store, StoreError, Transaction
-from .records import AliasRecord, ImportTokenRecord, KeyRecord, KeyUse, MaterialRecord
+from .records import AliasRecord, GrantRecord, ImportTokenRecord, KeyRecord, KeyUse, MaterialRecord
 from .sqlite import DEFAULT_AUDIT_RETENTION, SQLiteStore
 
 

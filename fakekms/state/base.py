@@ -15,7 +15,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from contextlib import AbstractContextManager
 
-from .records import AliasRecord, ImportTokenRecord, KeyRecord, KeyUse, MaterialRecord
+from .records import AliasRecord, GrantRecord, ImportTokenRecord, KeyRecord, KeyUse, MaterialRecord
 
 
 class StoreError(Exception):
@@ -95,6 +95,17 @@ class ReadTransaction(ABC):
     @abstractmethod
     def key_last_use(self, key: KeyRecord) -> KeyUse | None: ...
 
+    @abstractmethod
+    def grant(self, grant_id: str) -> GrantRecord | None:
+        """The grant with this id, in any account and Region."""
+
+    @abstractmethod
+    def grants(self, account: str, region: str, *, key_id: str | None = None,
+               retiring: str | None = None, after: int = 0,
+               limit: int | None = None) -> list[tuple[int, GrantRecord]]:
+        """(position, grant) in creation order after position ``after``: one key's, or those a
+        principal (or service principal) may retire."""
+
 
 class Transaction(ReadTransaction):
     """Reads and writes, committed together or not at all."""
@@ -142,6 +153,12 @@ class Transaction(ReadTransaction):
 
     @abstractmethod
     def delete_tag(self, key: KeyRecord, tag_key: str) -> None: ...
+
+    @abstractmethod
+    def insert_grant(self, grant: GrantRecord) -> None: ...
+
+    @abstractmethod
+    def delete_grant(self, grant_id: str) -> None: ...
 
     @abstractmethod
     def commit_so_far(self) -> None:

@@ -172,3 +172,29 @@ class KeyUse:
     time: float
     event_id: str
     request_id: str
+
+
+@dataclass
+class GrantRecord:
+    """One grant on one key (in one Region: a replica has grants of its own)."""
+
+    account: str
+    region: str
+    key_id: str
+    grant_id: str
+    creation_date: float
+    operations: list[str]
+    issuing_account: str
+    name: str | None = None
+    grantee_principal: str | None = None
+    retiring_principal: str | None = None
+    grantee_service_principal: str | None = None
+    retiring_service_principal: str | None = None
+    constraints: dict | None = None
+
+    def doc(self) -> str:
+        return json.dumps(_shallow(self))
+
+    @classmethod
+    def from_doc(cls, doc: str) -> GrantRecord:
+        return cls(**json.loads(doc))

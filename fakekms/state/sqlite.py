@@ -28,7 +28,7 @@ from typing import Iterator
 
 from . import migrations
 from .base import ReadTransaction, Store, StoreError, Transaction
-from .records import AliasRecord, ImportTokenRecord, KeyRecord, KeyUse, MaterialRecord
+from .records import AliasRecord, GrantRecord, ImportTokenRecord, KeyRecord, KeyUse, MaterialRecord
 
 SCHEMA_VERSION = 2
 
@@ -85,6 +85,17 @@ CREATE TABLE IF NOT EXISTS tags (
     tag_value TEXT NOT NULL,
     UNIQUE (account, region, key_id, tag_key)
 );
+CREATE TABLE IF NOT EXISTS grants (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    account TEXT NOT NULL,
+    region TEXT NOT NULL,
+    key_id TEXT NOT NULL,
+    grant_id TEXT NOT NULL UNIQUE,
+    retiring TEXT,
+    retiring_service TEXT,
+    doc TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS grants_by_key ON grants (account, region, key_id);
 CREATE TABLE IF NOT EXISTS audit (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     time REAL NOT NULL,
@@ -104,7 +115,7 @@ CREATE TABLE IF NOT EXISTS key_usage (
 """
 
 # The tables whose rows belong to one key, deleted with it.
-_TABLES = ("keys", "key_material", "import_tokens", "aliases", "tags", "key_usage")
+_TABLES = ("keys", "key_material", "import_tokens", "aliases", "tags", "key_usage", "grants")
 _MATERIAL_SELECT = "SELECT version, material, created, state, doc FROM key_material"
 _KEY_WHERE = " WHERE account = ? AND region = ? AND key_id = ?"
 # How many audit events the store keeps (the newest); the --audit-log file keeps every one.
@@ -394,6 +405,25 @@ class SQLiteReadTransaction(ReadTransaction):
                    ("time >= ?", since))
         return self._all(sql + " ORDER BY seq", args)
 
+    def grant(self, grant_id: str) -> GrantRecord | None:
+        row = self._one("SELECT doc FROM grants WHERE grant_id = ?", (grant_id,))
+        return GrantRecord.from_doc(row[0]) if row else None
+
+    def grants(self, account: str, region: str, *, key_id: str | None = None,
+               retiring: str | None = None, after: int = 0,
+               limit: int | None = None) -> list[tuple[int, GrantRecord]]:
+        args: list = [account, region, after]
+        sql = _and("SELECT seq, doc FROM grants WHERE account = ? AND region = ? AND seq > ?", args,
+                   ("key_id = ?", key_id))
+        if retiring is not None:
+            sql += " AND (retiring = ? OR retiring_service = ?)"
+            args += [retiring, retiring]
+        sql += " ORDER BY seq"
+        if limit is not None:
+            sql += " LIMIT ?"
+            args.append(limit)
+        return [(seq, GrantRecord.from_doc(doc)) for seq, doc in self._all(sql, args)]
+
     def key_last_use(self, key: KeyRecord) -> KeyUse | None:
         row = self._one("SELECT operation, time, event_id, request_id FROM key_usage" + _KEY_WHERE,
                         (key.account, key.region, key.key_id))
@@ -490,6 +520,17 @@ class SQLiteTransaction(SQLiteReadTransaction, Transaction):
     def delete_tag(self, key: KeyRecord, tag_key: str) -> None:
         self._run("DELETE FROM tags" + _KEY_WHERE + " AND tag_key = ?",
                   (key.account, key.region, key.key_id, tag_key))
+
+    def insert_grant(self, grant: GrantRecord) -> None:
+        self._run(
+            "INSERT INTO grants (account, region, key_id, grant_id, retiring, retiring_service, doc)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (grant.account, grant.region, grant.key_id, grant.grant_id, grant.retiring_principal,
+             grant.retiring_service_principal, grant.doc()),
+        )
+
+    def delete_grant(self, grant_id: str) -> None:
+        self._run("DELETE FROM grants WHERE grant_id = ?", (grant_id,))
 
     def commit_so_far(self) -> None:
         self._conn.execute("COMMIT")
