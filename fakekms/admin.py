@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 
 from . import __version__, seedfile, wire
 from .clock import check_time, epoch_seconds
+from .identities import IdentityError
+from .identities import parse as parse_identities
 
 if TYPE_CHECKING:
     from .app import FakeKMS
@@ -36,6 +38,8 @@ class AdminRoutes:
             ("GET", "/_fakekms/aliases"): lambda: {"aliases": self.app.views.aliases(**_scope(environ))},
             ("GET", "/_fakekms/state"): self.app.views.state,
             ("POST", "/_fakekms/seed-file"): lambda: self.app.load_seed_file(_path_in(_json_body(environ))),
+            ("GET", "/_fakekms/identities"): lambda: {"identities": self.app.identities.listing()},
+            ("POST", "/_fakekms/identities"): lambda: self.add_identities(_json_body(environ)),
         }
         action = routes.get((method, path))
         if action is None:
@@ -46,12 +50,20 @@ class AdminRoutes:
         else:
             try:
                 status, body = 200, action()
-            except (ValueError, seedfile.SeedFileError) as exc:
+            except (ValueError, seedfile.SeedFileError, IdentityError) as exc:
                 status, body = 400, {"error": str(exc)}
         payload = json.dumps(body).encode()
         start_response(STATUS_TEXT[status], [("Content-Type", "application/json"),
                                              ("Content-Length", str(len(payload)))])
         return [payload]
+
+    def add_identities(self, body) -> dict:
+        """Adds (or replaces, by access key id) the identities of ``{"identities": [...]}`` until
+        the next reset; answers every identity the server now knows, without secrets."""
+        if not isinstance(body, dict) or "identities" not in body:
+            raise ValueError('send {"identities": [{"access_key_id": ..., "secret_access_key": ..., "arn": ...}]}')
+        self.app.identities.add(parse_identities(body["identities"], "request"))
+        return {"identities": self.app.identities.listing()}
 
     def health(self) -> dict:
         store = self.app.store

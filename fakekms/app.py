@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 
-from . import errors, seedfile, wire
+from . import errors, identities, seedfile, wire
 from .admin import STATUS_TEXT, AdminRoutes, read_body
 from .audit import AuditLog
 from .authorize import Authorizer, DefaultAuthorizer
@@ -18,6 +18,7 @@ from .clock import Clock, check_time, epoch_seconds
 from .context import DEFAULT_REGION
 from .crypto.backend import KeyBackend
 from .crypto.software import SoftwareBackend
+from .identities import Identities
 from .pipeline import Pipeline
 from .seeding import RandomSource, random_source
 from .state import DEFAULT_AUDIT_RETENTION, Store, open_store
@@ -37,6 +38,7 @@ class FakeKMS:
         seed_files: list[str] = (),
         backend: KeyBackend | None = None,
         authorizer: Authorizer | None = None,
+        identity_files: list[str] = (),
     ) -> None:
         self.store = store if store is not None else open_store()
         self.region = region
@@ -45,9 +47,11 @@ class FakeKMS:
         self.rng = rng or random_source(seed)
         self.backend = backend or SoftwareBackend(self.rng)
         self.audit = AuditLog(self.store, audit_log)
+        # Read and checked before anything starts: a bad file raises IdentityError here.
+        self.identities = Identities([i for path in identity_files for i in identities.load(path)])
         self.pipeline = Pipeline(store=self.store, clock=self.clock, rng=self.rng, backend=self.backend,
                                  authorizer=authorizer or DefaultAuthorizer(), audit=self.audit,
-                                 region=region)
+                                 region=region, identities=self.identities)
         self.views = Views(self.store, self.pipeline.catch_up)
         self.admin = AdminRoutes(self)
         # Read and checked before anything else starts: a bad file raises SeedFileError here.
@@ -77,6 +81,7 @@ class FakeKMS:
         with self.pipeline.gate.alone():
             self.clock.reset()
             self.rng.restart()
+            self.identities.reset()
             with self.store.transaction() as tx:
                 tx.wipe()
                 self._write_seeds(tx, self.seed_plans)
@@ -154,6 +159,7 @@ def create_app(
     audit_retention: int = DEFAULT_AUDIT_RETENTION,
     clock: float | str | None = None,
     frozen: bool = False,
+    identity_files: list[str] = (),
 ) -> FakeKMS:
     """The app factory: a fresh fakekms on an in-memory or file-backed store, with the keys of
     its seed files; a seed makes its ids, key material and ciphertexts reproducible; every call
@@ -164,7 +170,8 @@ def create_app(
     store = open_store(db, audit_retention=audit_retention)
     try:
         return FakeKMS(store, region=region, rng=random_source(seed), seed=seed,
-                       seed_files=seed_files, audit_log=audit_log, clock=Clock(start, frozen=frozen))
+                       seed_files=seed_files, audit_log=audit_log, clock=Clock(start, frozen=frozen),
+                       identity_files=identity_files)
     except BaseException:
         store.close()
         raise

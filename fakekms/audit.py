@@ -136,6 +136,30 @@ def response_elements(operation: str, result: dict | None) -> dict | None:
     return _view(shape, result) or None
 
 
+def user_identity(caller, ctx: RequestContext) -> dict:
+    """CloudTrail's userIdentity for the caller: Root, IAMUser, or AssumedRole with its
+    sessionContext; ``invokedBy`` when an AWS service made the call on the principal's behalf."""
+    if caller is None:
+        identity = {"type": "Root", "principalId": ctx.account, "arn": ctx.root_arn(), "accountId": ctx.account}
+    else:
+        identity = {"type": caller.type, "principalId": caller.principal_id or caller.account,
+                    "arn": caller.arn, "accountId": caller.account}
+    if ctx.access_key_id:
+        identity["accessKeyId"] = ctx.access_key_id
+    if caller is not None and caller.type == "IAMUser":
+        identity["userName"] = caller.user_name
+    if caller is not None and caller.type == "AssumedRole":
+        identity["sessionContext"] = {
+            "sessionIssuer": {"type": "Role", "principalId": caller.issuer_principal_id,
+                              "arn": caller.session_issuer, "accountId": caller.account,
+                              "userName": caller.user_name},
+            "attributes": {"mfaAuthenticated": "false"},
+        }
+    if caller is not None and caller.invoked_by:
+        identity["invokedBy"] = caller.invoked_by
+    return identity
+
+
 def build_event(
     ctx: RequestContext,
     params: dict | None,
@@ -145,14 +169,7 @@ def build_event(
     """The CloudTrail event for one call; ``error`` is the KMSError it failed with, if it did."""
     operation = ctx.operation
     caller = ctx.caller
-    identity = {
-        "type": caller.type if caller else "Root",
-        "principalId": caller.account if caller else ctx.account,
-        "arn": caller.arn if caller else ctx.root_arn(),
-        "accountId": caller.account if caller else ctx.account,
-    }
-    if ctx.access_key_id:
-        identity["accessKeyId"] = ctx.access_key_id
+    identity = user_identity(caller, ctx)
     event = {
         "eventVersion": EVENT_VERSION,
         "userIdentity": identity,
@@ -160,8 +177,9 @@ def build_event(
         "eventSource": "kms.amazonaws.com",
         "eventName": operation,
         "awsRegion": ctx.region,
-        "sourceIPAddress": ctx.source_ip or "127.0.0.1",
-        "userAgent": ctx.user_agent or "",
+        "sourceIPAddress": (caller.invoked_by if caller and caller.invoked_by else None)
+                           or ctx.source_ip or "127.0.0.1",
+        "userAgent": (caller.invoked_by if caller and caller.invoked_by else None) or ctx.user_agent or "",
     }
     if error is not None:
         event["errorCode"] = error.code

@@ -78,7 +78,7 @@ def _retention(text: str) -> int:
     return count
 
 
-def _seed_files(value: str | None) -> list[str]:
+def _path_list(value: str | None) -> list[str]:
     return [path for path in (value or "").split(os.pathsep) if path]
 
 
@@ -125,6 +125,11 @@ def _parser() -> argparse.ArgumentParser:
                        help="create the keys and aliases of this YAML or JSON seed file at start "
                             "and after every reset (repeatable; FAKEKMS_SEED_FILE, several joined "
                             f"with {os.pathsep!r}); a bad file stops the server with exit code 2")
+    serve.add_argument("--identities", action="append", default=None, metavar="PATH",
+                       help="the callers a signed request can be made by: a YAML or JSON file of "
+                            "access keys and their IAM principals (repeatable; FAKEKMS_IDENTITIES, "
+                            f"several joined with {os.pathsep!r}); a bad file stops the server with "
+                            "exit code 2")
     serve.add_argument("--audit-log", default=_env("AUDIT_LOG"), metavar="PATH",
                        help="append every call's CloudTrail-format audit event to PATH as JSON "
                             "lines (the events are also served at GET /_fakekms/audit; FAKEKMS_AUDIT_LOG)")
@@ -173,7 +178,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
                 except argparse.ArgumentTypeError as exc:
                     serve.error(f"FAKEKMS_{name.upper()}: {exc}")
         if args.seed_file is None:
-            args.seed_file = _seed_files(_env("SEED_FILE"))
+            args.seed_file = _path_list(_env("SEED_FILE"))
+        if args.identities is None:
+            args.identities = _path_list(_env("IDENTITIES"))
     return args
 
 
@@ -182,6 +189,7 @@ def serve(args: argparse.Namespace) -> int:
     if args.quiet:
         logging.getLogger("fakekms.access").setLevel(logging.WARNING)
     from .app import create_app
+    from .identities import IdentityError
     from .seedfile import SeedFileError
     from .server import build_server, serve_forever
     from .state import StoreError
@@ -189,9 +197,12 @@ def serve(args: argparse.Namespace) -> int:
     try:
         app = create_app(args.db, region=args.region, seed=args.seed, seed_files=args.seed_file,
                          audit_log=args.audit_log, audit_retention=args.audit_retention,
-                         clock=args.clock, frozen=args.frozen)
+                         clock=args.clock, frozen=args.frozen, identity_files=args.identities)
     except SeedFileError as exc:
         print(f"fakekms: bad seed file {exc}", file=sys.stderr)
+        return 2
+    except IdentityError as exc:
+        print(f"fakekms: bad identities file {exc}", file=sys.stderr)
         return 2
     except ValueError as exc:  # a --clock that is no time
         print(f"fakekms: --clock: {exc}", file=sys.stderr)

@@ -25,13 +25,21 @@ def partition_of(region: str) -> str:
 
 @dataclass(frozen=True)
 class Caller:
-    """Who signed the request. Every caller is its account's root user until IAM identities
-    exist; the access key id is kept as the request gave it."""
+    """Who signed the request: an account's root, an IAM user, or an assumed-role session
+    (``identities`` makes them), as CloudTrail's userIdentity describes it; the access key id is
+    kept as the request gave it. ``via_service`` is the service endpoint the call came through
+    (kms:ViaService), ``invoked_by`` that service's name as CloudTrail shows it."""
 
     account: str
     arn: str
     type: str = "Root"
     access_key_id: str | None = None
+    principal_id: str | None = None
+    user_name: str | None = None
+    session_issuer: str | None = None
+    issuer_principal_id: str | None = None
+    via_service: str | None = None
+    invoked_by: str | None = None
 
     @staticmethod
     @lru_cache(maxsize=1024)

@@ -17,6 +17,7 @@ import http.client
 import io
 import json
 import signal
+import secrets
 import subprocess
 import sys
 import tempfile
@@ -217,6 +218,24 @@ class KMSHandle:
 
     def health(self) -> dict:
         return self.admin.call("GET", "health")
+
+    def add_identities(self, identities: list[dict]) -> list[dict]:
+        """Adds (or replaces) identities until the next reset; answers them all, without secrets."""
+        return self.admin.call("POST", "identities", {"identities": identities})["identities"]
+
+    def identity(self, arn: str, policies=(), via_service: str | None = None, *,
+                 region: str | None = None, **kwargs):
+        """A KMS client whose calls are made by a new identity with this ARN (an account root,
+        IAM user or role, or an assumed-role session), its IAM ``policies`` and the service it
+        calls through, if any. Lasts until the next reset."""
+        access_key_id = "AKIAFAKEKMS" + secrets.token_hex(5).upper()
+        secret = secrets.token_urlsafe(24)
+        entry = {"access_key_id": access_key_id, "secret_access_key": secret, "arn": arn,
+                 "policies": list(policies)}
+        if via_service is not None:
+            entry["via_service"] = via_service
+        self.add_identities([entry])
+        return self.client(region, aws_access_key_id=access_key_id, aws_secret_access_key=secret, **kwargs)
 
     def client(self, region: str | None = None, **kwargs):
         """A new boto3 (or, without boto3, botocore) KMS client for this fakekms, with dummy

@@ -28,6 +28,7 @@ from .authorize import Authorizer
 from .clock import Clock
 from .context import DEFAULT_ACCOUNT, Caller, RequestContext
 from .crypto.backend import KeyBackend
+from .identities import Identities
 from .ops import lifecycle
 from .seeding import RandomSource
 from .state import Store
@@ -89,7 +90,8 @@ class Gate:
 
 class Pipeline:
     def __init__(self, *, store: Store, clock: Clock, rng: RandomSource, backend: KeyBackend,
-                 authorizer: Authorizer, audit: AuditLog, region: str) -> None:
+                 authorizer: Authorizer, audit: AuditLog, region: str,
+                 identities: Identities | None = None) -> None:
         self.store = store
         self.clock = clock
         self.rng = rng
@@ -97,6 +99,7 @@ class Pipeline:
         self.authorizer = authorizer
         self.audit = audit
         self.region = region
+        self.identities = identities or Identities()
         self.gate = Gate()
         ops.handlers()  # register every operation now, not on the first request
 
@@ -124,7 +127,12 @@ class Pipeline:
                     ctx.account = account_for(access_key_id)
                 else:
                     access_key_id = None
-                ctx.caller = Caller.root(ctx.account, ctx.region, access_key_id)
+                identity = self.identities.find(access_key_id)
+                if identity is not None:
+                    ctx.caller = identity.caller
+                    ctx.account = ctx.caller.account
+                else:
+                    ctx.caller = Caller.root(ctx.account, ctx.region, access_key_id)
                 params = model.parse_input(ctx.operation, wire.decode_body(raw_body))
                 result = self.run(ctx, ops.operation_for(ctx.operation), params)
                 body = model.serialize_output(ctx.operation, result) if model.output_shape_name(ctx.operation) else None

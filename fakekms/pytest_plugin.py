@@ -44,6 +44,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          "goes back to it")
     group.addoption("--fakekms-frozen", action="store_true", default=None,
                     help="stop the clock where it starts (move it with the kms_clock fixture)")
+    group.addoption("--fakekms-identities", action="append", default=None, metavar="PATH",
+                    help="an identities file: the callers signed requests can be made by (repeatable)")
     group.addoption("--fakekms-db", default=None, metavar="PATH",
                     help="keep state in this SQLite file (default: in memory); under xdist each "
                          "worker gets its own file, PATH with the worker id added")
@@ -54,6 +56,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("fakekms_seed_files", "seed files every test starts with", type="paths", default=[])
     parser.addini("fakekms_clock", "where fakekms's clock starts", default=None)
     parser.addini("fakekms_frozen", "stop the clock where it starts", type="bool", default=False)
+    parser.addini("fakekms_identities", "identities files", type="paths", default=[])
     parser.addini("fakekms_db", "SQLite file for fakekms's state", default=None)
     parser.addini("fakekms_region", "Region of the fixtures' clients", default=DEFAULT_REGION)
 
@@ -76,6 +79,9 @@ def _options(config: pytest.Config) -> dict:
     cli_files = config.getoption("--fakekms-seed-file")
     seed_files = [str(Path(p).resolve()) for p in cli_files] if cli_files else \
         [str(p) for p in config.getini("fakekms_seed_files")]
+    cli_identities = config.getoption("--fakekms-identities")
+    identity_files = [str(Path(p).resolve()) for p in cli_identities] if cli_identities else \
+        [str(p) for p in config.getini("fakekms_identities")]
     db = _setting(config, "db")
     # xdist's own record of the worker, not PYTEST_XDIST_WORKER: a pytest run inside a worker
     # inherits that variable without being a worker.
@@ -85,7 +91,8 @@ def _options(config: pytest.Config) -> dict:
         db = f"{base}-{worker}{ext}"
     return {"mode": mode, "seed": _setting(config, "seed") or None, "seed_files": seed_files,
             "db": db or ":memory:", "region": _setting(config, "region") or DEFAULT_REGION,
-            "clock": _setting(config, "clock") or None, "frozen": bool(_setting(config, "frozen"))}
+            "clock": _setting(config, "clock") or None, "frozen": bool(_setting(config, "frozen")),
+            "identity_files": identity_files}
 
 
 @pytest.fixture(scope="session")
@@ -98,7 +105,7 @@ def kms_server(request: pytest.FixtureRequest):
 
         with mock_kms(db=options["db"], region=options["region"], seed=options["seed"],
                       seed_files=options["seed_files"], clock=options["clock"],
-                      frozen=options["frozen"]) as app:
+                      frozen=options["frozen"], identity_files=options["identity_files"]) as app:
             yield KMSHandle(Admin(app=app), region=options["region"], mode="in-process")
         return
     args = ["--db", options["db"]]
@@ -110,6 +117,8 @@ def kms_server(request: pytest.FixtureRequest):
         args += ["--clock", options["clock"]]
     if options["frozen"]:
         args += ["--frozen"]
+    for path in options["identity_files"]:
+        args += ["--identities", path]
     try:
         server = start_server(*args, region=options["region"])
     except RuntimeError as exc:
@@ -158,6 +167,13 @@ def kms_env(_kms_fresh: KMSHandle, monkeypatch: pytest.MonkeyPatch) -> KMSHandle
     except ImportError:
         pass
     return _kms_fresh
+
+
+@pytest.fixture
+def kms_identity(_kms_fresh: KMSHandle):
+    """A factory: ``kms_identity(arn, policies=(), via_service=None)`` answers a boto3 KMS client
+    whose calls are made by a new identity with that principal ARN, for this test."""
+    return _kms_fresh.identity
 
 
 @pytest.fixture

@@ -20,14 +20,16 @@ REGION = "us-west-2"
 ACCOUNT = "111122223333"
 
 
-def make_client(endpoint: str | None, region: str = REGION, access_key: str = ACCOUNT):
+def make_client(endpoint: str | None, region: str = REGION, access_key: str = ACCOUNT,
+                secret: str = "fake-secret", token: str | None = None):
     """A boto3 KMS client; with no endpoint it is bound for AWS, which in-process mode answers."""
     return boto3.client(
         "kms",
         endpoint_url=endpoint,
         region_name=region,
         aws_access_key_id=access_key,
-        aws_secret_access_key="fake-secret",
+        aws_secret_access_key=secret,
+        aws_session_token=token,
         # The server, not the client, must reject bad input: botocore's own checks are off.
         config=Config(retries={"max_attempts": 1}, parameter_validation=False),
     )
