@@ -31,13 +31,13 @@ def _python_blocks(section: str) -> list[str]:
 def test_the_plugin_examples_pass_as_written(pytester):
     """Each fixture's example in the README, run as the test file it is."""
     examples = [b for b in _python_blocks("In pytest") if "def test_" in b]
-    assert len(examples) == 6
+    assert len(examples) == 7
     shutil.copytree(ROOT / "fixtures", pytester.path / "fixtures")
     (pytester.path / "tests").mkdir()
     for n, example in enumerate(examples):
         (pytester.path / "tests" / f"test_example_{n}.py").write_text(example)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "tests", timeout=120)
-    result.assert_outcomes(passed=8)
+    result.assert_outcomes(passed=9)
 
 
 def test_the_control_example_runs(monkeypatch):
