@@ -21,20 +21,21 @@ import json
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
+from types import SimpleNamespace
 from typing import Any
 
 from . import errors, keyspecs, model
 from .context import DEFAULT_ACCOUNT, RequestContext
 from .crypto import software
 from .crypto.backend import imported_material_id
-from .ops import factory
+from .ops import factory, grants
 from .ops.aliases import check_alias_name
 from .ops.keys import DEFAULT_PENDING_WINDOW, key_spec_and_usage
 from .ops.lookup import KEY_ID
 from .ops.policies import validate_policy
 from .ops.tags import validate_new_tags
 from .seeding import SeededRandomSource
-from .state import AliasRecord, MaterialRecord
+from .state import AliasRecord, GrantRecord, MaterialRecord
 
 _ACCOUNT = re.compile(r"\d{12}")
 _REGION = re.compile(r"[a-z]{2}(-[a-z0-9]+)+-\d+")
@@ -42,8 +43,10 @@ _TOP_FIELDS = {"Account", "Region", "Keys", "Aliases"}
 _KEY_FIELDS = {
     "KeyId", "Account", "Region", "Description", "KeySpec", "KeyUsage", "Origin", "MultiRegion",
     "Policy", "Tags", "Aliases", "KeyState", "PendingWindowInDays", "KeyMaterial",
-    "KeyMaterialVersions", "RotationPeriodInDays", "Replicas",
+    "KeyMaterialVersions", "RotationPeriodInDays", "Replicas", "Grants",
 }
+_GRANT_FIELDS = {"GrantId", "Name", "GranteePrincipal", "GranteeServicePrincipal", "RetiringPrincipal",
+                 "RetiringServicePrincipal", "Operations", "Constraints"}
 _SEEDABLE_STATES = ("Enabled", "Disabled", "PendingDeletion", "PendingImport")
 _MAX_VERSIONS = 100
 
@@ -73,6 +76,7 @@ class SeedKey:
     tags: list[tuple[str, str]]
     rotation_period_days: int | None = None
     replicas: list[str] = field(default_factory=list)
+    grants: list[dict] = field(default_factory=list)  # GrantRecord fields, less key and time
 
 
 @dataclass
@@ -145,6 +149,10 @@ def _write_key(tx, backend, seed: SeedKey, region: str, now: float) -> list[byte
         pending_window_days=seed.pending_window_days, rotation_period_days=seed.rotation_period_days,
         tags=[] if replica else list(seed.tags),
     )
+    if not replica:  # a replica has grants of its own, none seeded
+        for grant in seed.grants:
+            tx.insert_grant(GrantRecord(account=seed.account, region=region, key_id=seed.key_id,
+                                        creation_date=now, issuing_account=ctx.root_arn(), **grant))
     return replaced
 
 
@@ -276,6 +284,7 @@ class _Reader:
         state, window = self._state(entry, raw, origin, bool(materials))
         period = self._rotation(entry, raw, key_spec, origin)
         replicas = self._replicas(entry, raw, ctx, multi_region)
+        key_grants = self._grants(entry, raw.get("Grants"), ctx.key_arn(key_id), key_spec, key_usage)
         return SeedKey(
             account=account,
             region=region,
@@ -292,7 +301,46 @@ class _Reader:
             tags=[(t["TagKey"], t["TagValue"]) for t in request.get("Tags", [])],
             rotation_period_days=period,
             replicas=replicas,
+            grants=key_grants,
         ), self._alias_names(entry, raw.get("Aliases") or [])
+
+    def _grants(self, entry: str, raw, arn: str, key_spec: str, key_usage: str) -> list[dict]:
+        """A key's Grants, checked as CreateGrant checks them; a GrantId may be fixed, else it is
+        derived from the key's ARN and the grant's place, so every load makes the same ids."""
+        if raw is None:
+            return []
+        if not isinstance(raw, list):
+            raise self.fail(entry, "Grants must be a list of grants")
+        key = SimpleNamespace(arn=arn, key_spec=key_spec, key_usage=key_usage)
+        out, ids = [], set()
+        for index, item in enumerate(raw):
+            where = f"{entry} Grants[{index}]"
+            if not isinstance(item, dict):
+                raise self.fail(where, "a grant must be a mapping with Operations and a grantee")
+            unknown = item.keys() - _GRANT_FIELDS
+            if unknown:
+                raise self.fail(where, f"unknown field {sorted(unknown)[0]!r}; a grant's fields are "
+                                       f"{', '.join(sorted(_GRANT_FIELDS))}")
+            operations = item.get("Operations")
+            if not isinstance(operations, list) or not operations or not all(isinstance(o, str) for o in operations):
+                raise self.fail(where, "Operations must be a non-empty list of grant operations")
+            grant_id = item.get("GrantId") or hashlib.sha256(f"{arn}\0grant\0{index}".encode()).hexdigest()
+            if not isinstance(grant_id, str) or not grants.GRANT_ID.fullmatch(grant_id):
+                raise self.fail(where, "GrantId must be 64 lowercase hex digits")
+            if grant_id in ids:
+                raise self.fail(where, f"GrantId {grant_id} is given twice")
+            ids.add(grant_id)
+            try:
+                grants.check_grant(key, item, operations)
+            except errors.KMSError as exc:
+                raise self.fail(where, _explained(exc)) from None
+            out.append({"grant_id": grant_id, "operations": list(dict.fromkeys(operations)),
+                        "name": item.get("Name"), "grantee_principal": item.get("GranteePrincipal"),
+                        "retiring_principal": item.get("RetiringPrincipal"),
+                        "grantee_service_principal": item.get("GranteeServicePrincipal"),
+                        "retiring_service_principal": item.get("RetiringServicePrincipal"),
+                        "constraints": item.get("Constraints") or None})
+        return out
 
     def _rotation(self, entry: str, raw: dict, key_spec: str, origin: str) -> int | None:
         """RotationPeriodInDays: automatic rotation enabled, as EnableKeyRotation would set it."""

@@ -32,6 +32,7 @@ SIGNING = "11111111-2222-4333-8444-555555555555"
 SIGNING_PEM = next(k["KeyMaterial"] for k in yaml.safe_load(Path(KEYS_YAML).read_text())["Keys"]
                    if k["KeyId"] == SIGNING)
 KEY = "abababab-abab-4bab-8bab-abababababab"
+GRANTEE = "arn:aws:iam::111122223333:role/app"
 OTHER = "cdcdcdcd-cdcd-4cdc-8cdc-cdcdcdcdcdcd"
 MRK = "mrk-1234abcd12ab34cd56ef1234567890ab"
 
@@ -249,6 +250,21 @@ def test_the_server_refuses_to_start_on_a_bad_file(tmp_path):
          "Member must have value greater than or equal to 90"),
         ({"Keys": [{"KeyId": KEY, "Origin": "EXTERNAL", "RotationPeriodInDays": 90}]}, f"Keys[0] ({KEY})",
          "only SYMMETRIC_DEFAULT keys of Origin AWS_KMS rotate automatically"),
+        ({"Keys": [{"KeyId": KEY, "Grants": {}}]}, f"Keys[0] ({KEY})", "Grants must be a list"),
+        ({"Keys": [{"KeyId": KEY, "Grants": [{"GranteePrincipal": GRANTEE}]}]}, f"Keys[0] ({KEY}) Grants[0]",
+         "Operations must be a non-empty list"),
+        ({"Keys": [{"KeyId": KEY, "Grants": [{"GranteePrincipal": GRANTEE, "Operations": ["Sign"]}]}]},
+         f"Keys[0] ({KEY}) Grants[0]", "Grant operations Sign are not valid"),
+        ({"Keys": [{"KeyId": KEY, "Grants": [{"GranteePrincipal": "bob", "Operations": ["Decrypt"]}]}]},
+         f"Keys[0] ({KEY}) Grants[0]", "does not refer to a valid principal"),
+        ({"Keys": [{"KeyId": KEY, "Grants": [{"Grantee": GRANTEE, "Operations": ["Decrypt"]}]}]},
+         f"Keys[0] ({KEY}) Grants[0]", "unknown field 'Grantee'"),
+        ({"Keys": [{"KeyId": KEY, "Grants": [{"GranteePrincipal": GRANTEE, "Operations": ["Decrypt"],
+                                               "GrantId": "xyz"}]}]},
+         f"Keys[0] ({KEY}) Grants[0]", "GrantId must be 64 lowercase hex digits"),
+        ({"Keys": [{"KeyId": KEY, "Grants": [{"GranteeServicePrincipal": "s3.amazonaws.com",
+                                               "Operations": ["Decrypt"]}]}]},
+         f"Keys[0] ({KEY}) Grants[0]", "requires a SourceArn constraint"),
     ],
 )
 def test_every_mistake_is_named(tmp_path, document, entry, reason):
@@ -281,3 +297,28 @@ def _write(tmp_path: Path, document) -> str:
     path = tmp_path / "seed.json"
     path.write_text(json.dumps(document))
     return str(path)
+
+
+def test_grants_in_a_seed_file_are_made_at_every_load(tmp_path):
+    document = {"Keys": [{"KeyId": KEY, "Grants": [
+        {"GranteePrincipal": GRANTEE, "Operations": ["Encrypt", "Decrypt"], "Name": "app",
+         "RetiringPrincipal": "arn:aws:iam::111122223333:user/ops",
+         "Constraints": {"EncryptionContextSubset": {"tenant": "a"}}},
+        {"GrantId": "a" * 64, "GranteeServicePrincipal": "s3.amazonaws.com",
+         "RetiringServicePrincipal": "s3.amazonaws.com", "Operations": ["Decrypt"],
+         "Constraints": {"SourceArn": "arn:aws:s3:us-east-1:123456789012:accesspoint/ap"}},
+    ]}]}
+    path = _write(tmp_path, document)
+    with start_server("--seed-file", path) as srv:
+        kms = make_client(srv.endpoint, region="us-east-1", access_key="123456789012")
+        first = kms.list_grants(KeyId=KEY)["Grants"]
+        assert [g.get("Name") for g in first] == ["app", None]
+        assert first[0]["Constraints"] == {"EncryptionContextSubset": {"tenant": "a"}}
+        assert first[1]["GrantId"] == "a" * 64 and first[1]["GranteeServicePrincipal"] == "s3.amazonaws.com"
+        kms.revoke_grant(KeyId=KEY, GrantId="a" * 64)
+        srv.reset()
+        again = kms.list_grants(KeyId=KEY)["Grants"]
+        assert [g["GrantId"] for g in again] == [g["GrantId"] for g in first]
+        retirable = kms.list_retirable_grants(RetiringPrincipal="arn:aws:iam::111122223333:user/ops")["Grants"]
+        assert [g["GrantId"] for g in retirable] == [first[0]["GrantId"]]
+

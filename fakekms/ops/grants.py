@@ -148,6 +148,13 @@ def _check_constraints(key: KeyRecord, constraints: dict | None) -> None:
                 f"{_MAX_CONTEXT_VALUE} characters.")
 
 
+def check_grant(key, req: dict, operations: list[str]) -> None:
+    """What CreateGrant checks of a grant on ``key`` (anything with arn, key_spec, key_usage)."""
+    _check_principals(req)
+    _check_operations(key, operations)
+    _check_constraints(key, req.get("Constraints"))
+
+
 def _same_request(grant: GrantRecord, req: dict, operations: list[str]) -> bool:
     return (grant.grantee_principal == req.get("GranteePrincipal")
             and grant.grantee_service_principal == req.get("GranteeServicePrincipal")
@@ -163,9 +170,7 @@ def _same_request(grant: GrantRecord, req: dict, operations: list[str]) -> bool:
 def create_grant(ctx: RequestContext, req: dict) -> dict:
     key = find_key(ctx, req["KeyId"])
     operations = list(dict.fromkeys(req["Operations"]))
-    _check_principals(req)
-    _check_operations(key, operations)
-    _check_constraints(key, req.get("Constraints"))
+    check_grant(key, req, operations)
     dry_run(req)
     name = req.get("Name")
     if name is not None:
