@@ -215,3 +215,13 @@ def test_grants_survive_a_restart_and_repeat_with_a_seed(tmp_path):
         kms = make_client(srv.endpoint)
         again = grant(kms, kms.create_key()["KeyMetadata"]["KeyId"])
         assert (again["GrantId"], again["GrantToken"]) == (out["GrantId"], out["GrantToken"])
+
+
+def test_grants_on_an_aws_managed_key(kms):
+    """Its key policy lets the account create, list and revoke grants (services use them)."""
+    kms.encrypt(KeyId="alias/aws/s3", Plaintext=b"p")
+    managed = kms.describe_key(KeyId="alias/aws/s3")["KeyMetadata"]
+    out = grant(kms, managed["KeyId"], Operations=["Decrypt", "GenerateDataKey"])
+    assert [g["GrantId"] for g in kms.list_grants(KeyId=managed["Arn"])["Grants"]] == [out["GrantId"]]
+    kms.revoke_grant(KeyId=managed["KeyId"], GrantId=out["GrantId"])
+    assert kms.list_grants(KeyId=managed["KeyId"])["Grants"] == []

@@ -69,6 +69,13 @@ def test_a_seed_file_for_one_test(kms_client):
 
 def test_which_is_gone_for_the_next(kms_client):
     assert kms_client.list_keys()["Keys"] == []
+
+
+def test_kms_identity_calls_as_that_principal(kms_identity, kms_audit):
+    alice = kms_identity("arn:aws:iam::444455556666:user/alice", via_service="ec2.us-east-1.amazonaws.com")
+    assert alice.create_key()["KeyMetadata"]["AWSAccountId"] == "444455556666"
+    caller = kms_audit.last("CreateKey")["userIdentity"]
+    assert (caller["type"], caller["userName"], caller["invokedBy"]) == ("IAMUser", "alice", "ec2.amazonaws.com")
 '''
 
 
@@ -87,7 +94,7 @@ def test_every_fixture_in_both_modes(pytester, mode):
     _seed_file(pytester)
     pytester.makepyfile(test_fixtures=USES_EVERY_FIXTURE)
     result = _run(pytester, f"--fakekms-mode={mode}")
-    result.assert_outcomes(passed=8)
+    result.assert_outcomes(passed=9)
 
 
 def test_ini_keys_configure_the_session(pytester):
