@@ -225,3 +225,25 @@ def test_grants_on_an_aws_managed_key(kms):
     assert [g["GrantId"] for g in kms.list_grants(KeyId=managed["Arn"])["Grants"]] == [out["GrantId"]]
     kms.revoke_grant(KeyId=managed["KeyId"], GrantId=out["GrantId"])
     assert kms.list_grants(KeyId=managed["KeyId"])["Grants"] == []
+
+
+def test_who_may_retire_a_grant(backend, kms, key):
+    """The retiring principal, a grantee whose grant includes RetireGrant, the issuing account;
+    nobody else (the developer guide's "Retiring and revoking grants")."""
+    ops_user = backend.control.identity(OPS_USER)
+    grantee = backend.control.identity(ROLE)
+    stranger = backend.control.identity("arn:aws:iam::111122223333:user/stranger")
+    retirable = grant(kms, key["KeyId"], RetiringPrincipal=OPS_USER)
+    kms_error("AccessDeniedException", stranger.retire_grant, GrantToken=retirable["GrantToken"])
+    kms_error("AccessDeniedException", grantee.retire_grant, GrantToken=retirable["GrantToken"])
+    ops_user.retire_grant(GrantToken=retirable["GrantToken"])
+    self_retiring = grant(kms, key["KeyId"], Operations=["Decrypt", "RetireGrant"])
+    grantee.retire_grant(GrantToken=self_retiring["GrantToken"])
+    by_issuer = grant(kms, key["KeyId"])
+    kms.retire_grant(KeyId=key["KeyId"], GrantId=by_issuer["GrantId"])
+    assert kms.list_grants(KeyId=key["KeyId"])["Grants"] == []
+    # A retiring principal in another account retires with the token alone.
+    other_account = backend.control.identity("arn:aws:iam::444455556666:user/ops")
+    cross = grant(kms, key["KeyId"], RetiringPrincipal="arn:aws:iam::444455556666:user/ops")
+    other_account.retire_grant(GrantToken=cross["GrantToken"])
+    assert kms.list_grants(KeyId=key["KeyId"])["Grants"] == []

@@ -209,14 +209,6 @@ def list_entry(ctx: RequestContext, grant: GrantRecord) -> dict:
     return {name: value for name, value in entry.items() if value is not None}
 
 
-def _page(ctx: RequestContext, req: dict, rows: list[tuple[int, GrantRecord]], limit: int, kind: str) -> dict:
-    page, more = rows[:limit], len(rows) > limit
-    result = {"Grants": [list_entry(ctx, grant) for _, grant in page], "Truncated": more}
-    if more:
-        result["NextMarker"] = paging.make_marker(kind, str(page[-1][0]))
-    return result
-
-
 @operation("ListGrants")
 def list_grants(ctx: RequestContext, req: dict) -> dict:
     key = find_key(ctx, req["KeyId"])
@@ -228,7 +220,7 @@ def list_grants(ctx: RequestContext, req: dict) -> dict:
               "grantee_service_principal": req.get("GranteeServicePrincipal")}
     rows = [(seq, grant) for seq, grant in ctx.tx.grants(key.account, key.region, key_id=key.key_id, after=after)
             if all(value is None or getattr(grant, field) == value for field, value in wanted.items())]
-    return _page(ctx, req, rows[:limit + 1], limit, "grants")
+    return paging.positioned_page(rows[:limit + 1], limit, "grants", "Grants", lambda g: list_entry(ctx, g))
 
 
 @operation("ListRetirableGrants")
@@ -241,7 +233,7 @@ def list_retirable_grants(ctx: RequestContext, req: dict) -> dict:
     limit = req.get("Limit", 50)
     after = paging.int_position("retirable-grants", req.get("Marker"))
     rows = ctx.tx.grants(ctx.account, ctx.region, retiring=retiring, after=after, limit=limit + 1)
-    return _page(ctx, req, rows, limit, "retirable-grants")
+    return paging.positioned_page(rows, limit, "retirable-grants", "Grants", lambda g: list_entry(ctx, g))
 
 
 def _may_retire(ctx: RequestContext, grant: GrantRecord) -> bool:
@@ -250,9 +242,19 @@ def _may_retire(ctx: RequestContext, grant: GrantRecord) -> bool:
     caller = ctx.caller
     if caller is None or caller.arn == grant.issuing_account:
         return True
-    if caller.arn == grant.retiring_principal or caller.account == grant.retiring_principal:
+    if _is(caller, grant.retiring_principal):
         return True
-    return caller.arn == grant.grantee_principal and "RetireGrant" in grant.operations
+    return _is(caller, grant.grantee_principal) and "RetireGrant" in grant.operations
+
+
+def _is(caller, principal: str | None) -> bool:
+    """Whether a grant's principal names the caller: its ARN, the role of its session, or (for
+    an account's root) the account."""
+    if principal is None:
+        return False
+    if principal in (caller.arn, caller.session_issuer):
+        return True
+    return caller.type == "Root" and principal == caller.account
 
 
 @operation("RetireGrant")
@@ -262,8 +264,11 @@ def retire_grant(ctx: RequestContext, req: dict) -> None:
         grant = grant_of_token(ctx, token)
         if grant_id is not None and grant_id != grant.grant_id:
             raise errors.ValidationException("The GrantId does not match the grant of the GrantToken.")
-        key = find_key(ctx, ctx.key_arn(grant.key_id) if grant.region == ctx.region else grant.key_id,
-                       check_state=False)
+        if (grant.account, grant.region) == (ctx.account, ctx.region):
+            key = find_key(ctx, grant.key_id, check_state=False)
+        else:  # a retiring principal of another account: the token is its authority
+            key = ctx.tx.get_key(grant.account, grant.region, grant.key_id)
+            ctx.touch(key)
     else:
         if key_id is None or grant_id is None:
             raise errors.ValidationException("Specify a GrantToken, or a KeyId and a GrantId.")

@@ -187,14 +187,7 @@ def list_keys(ctx: RequestContext, req: dict) -> dict:
     if "SELF" not in owners:
         return {"Keys": [], "Truncated": False}
     rows = ctx.tx.list_keys(ctx.account, ctx.region, after, limit + 1)
-    page, more = rows[:limit], len(rows) > limit
-    result = {
-        "Keys": [{"KeyId": key.key_id, "KeyArn": key.arn} for _, key in page],
-        "Truncated": more,
-    }
-    if more:
-        result["NextMarker"] = paging.make_marker(kind, str(page[-1][0]))
-    return result
+    return paging.positioned_page(rows, limit, kind, "Keys", lambda key: {"KeyId": key.key_id, "KeyArn": key.arn})
 
 
 @operation("EnableKey")

@@ -30,3 +30,13 @@ def int_position(kind: str, marker: str | None) -> int:
     if not position.isdigit():
         raise errors.InvalidMarkerException("Invalid marker")
     return int(position)
+
+
+def positioned_page(rows: list, limit: int, kind: str, member: str, render) -> dict:
+    """A page of (position, item) rows read ``limit + 1`` at a time: ``member`` lists the first
+    ``limit`` items rendered, Truncated says whether more follow, NextMarker where they start."""
+    page, more = rows[:limit], len(rows) > limit
+    result = {member: [render(item) for _, item in page], "Truncated": more}
+    if more:
+        result["NextMarker"] = make_marker(kind, str(page[-1][0]))
+    return result
