@@ -38,6 +38,7 @@ class AdminRoutes:
             ("GET", "/_fakekms/aliases"): lambda: {"aliases": self.app.views.aliases(**_scope(environ))},
             ("GET", "/_fakekms/state"): self.app.views.state,
             ("POST", "/_fakekms/seed-file"): lambda: self.app.load_seed_file(_path_in(_json_body(environ))),
+            ("POST", "/_fakekms/authorization"): lambda: self.set_authorization(_json_body(environ)),
             ("GET", "/_fakekms/identities"): lambda: {"identities": self.app.identities.listing()},
             ("POST", "/_fakekms/identities"): lambda: self.add_identities(_json_body(environ)),
         }
@@ -56,6 +57,14 @@ class AdminRoutes:
         start_response(STATUS_TEXT[status], [("Content-Type", "application/json"),
                                              ("Content-Length", str(len(payload)))])
         return [payload]
+
+    def set_authorization(self, body) -> dict:
+        """``{"enforce_policies": true|false}`` until the next reset (which goes back to the
+        server's start-up setting)."""
+        if not isinstance(body, dict) or not isinstance(body.get("enforce_policies"), bool):
+            raise ValueError('send {"enforce_policies": true} or {"enforce_policies": false}')
+        self.app.enforce_policies = body["enforce_policies"]
+        return {"enforce_policies": self.app.enforce_policies}
 
     def add_identities(self, body) -> dict:
         """Adds (or replaces, by access key id) the identities of ``{"identities": [...]}`` until
@@ -76,6 +85,8 @@ class AdminRoutes:
             "keys": sum(a["Keys"] for a in accounts),
             "region": self.app.region,
             "accounts": accounts,
+            "enforce_policies": self.app.enforce_policies,
+            "verify_signatures": False,
         }
 
     def clock_state(self) -> dict:

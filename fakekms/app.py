@@ -13,7 +13,7 @@ import uuid
 from . import errors, identities, seedfile, wire
 from .admin import STATUS_TEXT, AdminRoutes, read_body
 from .audit import AuditLog
-from .authorize import Authorizer, DefaultAuthorizer
+from .authorize import Authorizer, DefaultAuthorizer, PolicyAuthorizer
 from .clock import Clock, check_time, epoch_seconds
 from .context import DEFAULT_REGION
 from .crypto.backend import KeyBackend
@@ -39,6 +39,7 @@ class FakeKMS:
         backend: KeyBackend | None = None,
         authorizer: Authorizer | None = None,
         identity_files: list[str] = (),
+        enforce_policies: bool = False,
     ) -> None:
         self.store = store if store is not None else open_store()
         self.region = region
@@ -50,13 +51,24 @@ class FakeKMS:
         # Read and checked before anything starts: a bad file raises IdentityError here.
         self.identities = Identities([i for path in identity_files for i in identities.load(path)])
         self.pipeline = Pipeline(store=self.store, clock=self.clock, rng=self.rng, backend=self.backend,
-                                 authorizer=authorizer or DefaultAuthorizer(), audit=self.audit,
+                                 authorizer=authorizer or _authorizer(enforce_policies), audit=self.audit,
                                  region=region, identities=self.identities)
+        self.enforce_policies_at_start = enforce_policies
         self.views = Views(self.store, self.pipeline.catch_up)
         self.admin = AdminRoutes(self)
         # Read and checked before anything else starts: a bad file raises SeedFileError here.
         self.seed_plans = [seedfile.load(path, region=region, seed=seed) for path in seed_files]
         self._apply(self.seed_plans)
+
+    @property
+    def enforce_policies(self) -> bool:
+        return isinstance(self.pipeline.authorizer, PolicyAuthorizer)
+
+    @enforce_policies.setter
+    def enforce_policies(self, on: bool) -> None:
+        """Key policies, IAM policies and grants decide (on), or only AWS managed keys' policies
+        (off, the default: everything else is allowed)."""
+        self.pipeline.authorizer = _authorizer(on)
 
     @property
     def authorizer(self) -> Authorizer:
@@ -82,6 +94,7 @@ class FakeKMS:
             self.clock.reset()
             self.rng.restart()
             self.identities.reset()
+            self.enforce_policies = self.enforce_policies_at_start
             with self.store.transaction() as tx:
                 tx.wipe()
                 self._write_seeds(tx, self.seed_plans)
@@ -160,6 +173,7 @@ def create_app(
     clock: float | str | None = None,
     frozen: bool = False,
     identity_files: list[str] = (),
+    enforce_policies: bool = False,
 ) -> FakeKMS:
     """The app factory: a fresh fakekms on an in-memory or file-backed store, with the keys of
     its seed files; a seed makes its ids, key material and ciphertexts reproducible; every call
@@ -171,7 +185,12 @@ def create_app(
     try:
         return FakeKMS(store, region=region, rng=random_source(seed), seed=seed,
                        seed_files=seed_files, audit_log=audit_log, clock=Clock(start, frozen=frozen),
-                       identity_files=identity_files)
+                       identity_files=identity_files, enforce_policies=enforce_policies)
     except BaseException:
         store.close()
         raise
+
+
+def _authorizer(enforce_policies: bool) -> Authorizer:
+    return PolicyAuthorizer() if enforce_policies else DefaultAuthorizer()
+

@@ -31,6 +31,8 @@ class AccessRequest:
     key: KeyRecord | None
     operation: str
     region: str
+    # The call, for what a decision reads beyond these: condition keys, the key's grants.
+    ctx: RequestContext | None = None
 
 
 class Authorizer:
@@ -55,11 +57,20 @@ class DefaultAuthorizer(Authorizer):
         raise denied(request, f"{key.arn} is an AWS managed key; its key policy does not allow {request.action}")
 
 
-def denied(request: AccessRequest, reason: str) -> errors.KMSError:
-    """AWS's refusal when no policy allows the action; ``reason`` goes to the log and audit."""
+# AWS's endings of an AccessDeniedException message, by what decided it.
+_WHY = {
+    "no-resource-allow": "because no resource-based policy allows the {action} action",
+    "no-identity-allow": "because no identity-based policy allows the {action} action",
+    "resource-deny": "with an explicit deny in a resource-based policy",
+    "identity-deny": "with an explicit deny in an identity-based policy",
+}
+
+
+def denied(request: AccessRequest, reason: str, why: str = "no-resource-allow") -> errors.KMSError:
+    """AWS's refusal for the case ``why``; ``reason`` (fakekms's) goes to the log and audit."""
     return errors.AccessDeniedException(
         f"User: {request.caller.arn} is not authorized to perform: {request.action} on resource: "
-        f"{request.resource} because no resource-based policy allows the {request.action} action",
+        f"{request.resource} " + _WHY[why].format(action=request.action),
         detail=reason,
     )
 
@@ -77,7 +88,7 @@ def _allowed_actions(policy: str) -> tuple[str, ...]:
 def _ask(ctx: RequestContext, resource: str, key: KeyRecord | None, action: str | None) -> None:
     ctx.authorizer.authorize(AccessRequest(
         caller=ctx.caller, action=action or f"kms:{ctx.operation}", resource=resource, key=key,
-        operation=ctx.operation, region=ctx.region,
+        operation=ctx.operation, region=ctx.region, ctx=ctx,
     ))
 
 
@@ -103,3 +114,76 @@ def admit_account(ctx: RequestContext) -> None:
     """For calls on no key (CreateKey, ListKeys, ListAliases, GenerateRandom): the action on
     the account's ``*``."""
     _ask(ctx, "*", None, None)
+
+
+class PolicyAuthorizer(Authorizer):
+    """Authorization as AWS KMS decides it (``--enforce-policies``): an explicit Deny in the key
+    policy or the caller's IAM policies wins; a key policy statement naming the caller allows; one
+    naming only the caller's account delegates to IAM (the account's root is allowed whatever
+    IAM says); a grant whose grantee is the caller allows its operations when its constraints
+    hold. Calls on no key, or on an alias, are decided by IAM policies alone."""
+
+    def authorize(self, request: AccessRequest) -> None:
+        from . import condition_keys, policy
+
+        caller, key, ctx = request.caller, request.key, request.ctx
+        principal = policy.Principal(caller.arn, caller.account, role=caller.session_issuer)
+        question = policy.Request(request.action, request.resource, principal,
+                                  condition_keys.for_request(ctx, key, request.action) if ctx else {})
+        identity = [policy.evaluate(p, question, resource_policy=False) for p in caller.policies]
+        identity_denies = [m for v in identity for m in v.denies]
+        identity_allows = caller.type == "Root" or any(v.allows for v in identity)
+        if key is None:
+            if identity_denies:
+                raise denied(request, f"the caller's IAM {policy.describe(identity_denies[0])}", "identity-deny")
+            if not identity_allows:
+                raise denied(request, "no IAM policy of the caller allows it", "no-identity-allow")
+            return
+        verdict = policy.evaluate(key.policy, question, resource_policy=True)
+        if verdict.denies:
+            raise denied(request, f"the key policy's {policy.describe(verdict.denies[0])}", "resource-deny")
+        if identity_denies:
+            raise denied(request, f"the caller's IAM {policy.describe(identity_denies[0])}", "identity-deny")
+        if any(not m.by_account for m in verdict.allows):
+            return
+        if verdict.allows and identity_allows:
+            return
+        if ctx is not None and _granted(ctx, key, request.action, question):
+            return
+        if verdict.allows:
+            raise denied(request, "the key policy allows the caller's account, and no IAM policy of the "
+                                  "caller nor a grant allows it", "no-identity-allow")
+        near = "; ".join(policy.describe(m) for m in verdict.near[:3]) or "no statement names this action"
+        raise denied(request, f"no statement of the key policy allows it, and no grant ({near})")
+
+
+def _granted(ctx: RequestContext, key: KeyRecord, action: str, question) -> bool:
+    """A grant on ``key`` for the caller that includes ``action`` and whose constraints hold."""
+    caller = ctx.caller
+    operation = action.split(":", 1)[1]
+    context = {k.split(":", 2)[2]: v for k, v in question.context.items()
+               if k.startswith("kms:encryptioncontext:")}
+    for _, grant in ctx.tx.grants(key.account, key.region, key_id=key.key_id):
+        grantee = grant.grantee_principal
+        named = grantee in (caller.arn, caller.session_issuer) or (
+            caller.type == "Root" and grantee in (caller.account, caller.arn))
+        if grant.grantee_service_principal is not None:
+            named = grant.grantee_service_principal == caller.invoked_by
+        if not named or operation not in grant.operations:
+            continue
+        if _constraints_hold(grant.constraints or {}, context):
+            return True
+    return False
+
+
+def _constraints_hold(constraints: dict, context: dict) -> bool:
+    """Grant constraints: context keys compared without case, values with (as the developer
+    guide says)."""
+    lowered = {k.lower(): v for k, v in context.items()}
+    if "EncryptionContextEquals" in constraints:
+        wanted = {k.lower(): v for k, v in constraints["EncryptionContextEquals"].items()}
+        return lowered == wanted
+    if "EncryptionContextSubset" in constraints:
+        return all(lowered.get(k.lower()) == v for k, v in constraints["EncryptionContextSubset"].items())
+    return True
+

@@ -130,6 +130,10 @@ def _parser() -> argparse.ArgumentParser:
                             "access keys and their IAM principals (repeatable; FAKEKMS_IDENTITIES, "
                             f"several joined with {os.pathsep!r}); a bad file stops the server with "
                             "exit code 2")
+    serve.add_argument("--enforce-policies", action="store_true",
+                       default=_env("ENFORCE_POLICIES", "") not in ("", "0"),
+                       help="decide every call by key policies, IAM policies and grants, as AWS does "
+                            "(default: everything is allowed; FAKEKMS_ENFORCE_POLICIES)")
     serve.add_argument("--audit-log", default=_env("AUDIT_LOG"), metavar="PATH",
                        help="append every call's CloudTrail-format audit event to PATH as JSON "
                             "lines (the events are also served at GET /_fakekms/audit; FAKEKMS_AUDIT_LOG)")
@@ -197,7 +201,8 @@ def serve(args: argparse.Namespace) -> int:
     try:
         app = create_app(args.db, region=args.region, seed=args.seed, seed_files=args.seed_file,
                          audit_log=args.audit_log, audit_retention=args.audit_retention,
-                         clock=args.clock, frozen=args.frozen, identity_files=args.identities)
+                         clock=args.clock, frozen=args.frozen, identity_files=args.identities,
+                         enforce_policies=args.enforce_policies)
     except SeedFileError as exc:
         print(f"fakekms: bad seed file {exc}", file=sys.stderr)
         return 2

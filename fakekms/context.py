@@ -40,6 +40,8 @@ class Caller:
     issuer_principal_id: str | None = None
     via_service: str | None = None
     invoked_by: str | None = None
+    # The identity's IAM policy documents, as JSON text (hashable, like the rest).
+    policies: tuple[str, ...] = ()
 
     @staticmethod
     @lru_cache(maxsize=1024)
@@ -79,6 +81,8 @@ class RequestContext:
     authorizer: Authorizer | None = None
     # What the operation's prepare step made before the transaction (see ``ops.operation``).
     prepared: Any = None
+    # The validated request, once the operation runs: condition keys are read from it.
+    params: dict | None = None
     # Material references made for this call: destroyed if its transaction does not commit.
     generated: list = field(default_factory=list)
     # Material references of deleted keys: destroyed once the deletion commits.

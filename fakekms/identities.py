@@ -16,7 +16,8 @@ import hashlib
 import json
 import re
 import threading
-from dataclasses import dataclass, field
+from functools import cached_property
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .context import Caller
@@ -47,9 +48,12 @@ class Identity:
     via_service: str | None = None
     policies: tuple = ()
 
-    @property
+    @cached_property
     def caller(self) -> Caller:
-        return caller_for(self.arn, self.access_key_id, self.via_service)
+        caller = caller_for(self.arn, self.access_key_id, self.via_service)
+        if self.policies:
+            caller = replace(caller, policies=tuple(json.dumps(p) for p in self.policies))
+        return caller
 
     def public(self) -> dict:
         """The entry as listed: everything but the secret key and the session token."""

@@ -100,8 +100,8 @@ class mock_kms(ContextDecorator):
     """Serve KMS from a FakeKMS app inside this process, as a context manager or decorator.
 
     ``app`` shares an existing app (and its state); otherwise a fresh one is made from ``db``,
-    ``region``, ``seed``, ``seed_files``, ``clock``, ``frozen`` and ``identity_files`` as
-    ``fakekms serve`` would.
+    ``region``, ``seed``, ``seed_files``, ``clock``, ``frozen``, ``identity_files`` and
+    ``enforce_policies`` as ``fakekms serve`` would.
     """
 
     def __init__(
@@ -115,9 +115,11 @@ class mock_kms(ContextDecorator):
         clock: float | str | None = None,
         frozen: bool = False,
         identity_files: list[str] = (),
+        enforce_policies: bool = False,
     ) -> None:
         self._options = dict(db=db, region=region, seed=seed, seed_files=list(seed_files),
-                             clock=clock, frozen=frozen, identity_files=list(identity_files))
+                             clock=clock, frozen=frozen, identity_files=list(identity_files),
+                             enforce_policies=enforce_policies)
         self._given = app
         self.app: FakeKMS | None = app
         self._saved_env: dict[str, str | None] = {}

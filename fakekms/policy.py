@@ -60,6 +60,9 @@ class Match:
     sid: str | None
     effect: str
     missed: str | None = None
+    # A key policy statement that names the caller only through its account (the account id or
+    # root ARN): at AWS that delegates the decision to the account's IAM policies.
+    by_account: bool = False
 
 
 @dataclass
@@ -112,9 +115,10 @@ def evaluate(document, request: Request, *, resource_policy: bool) -> Verdict:
     for index, statement in enumerate(parse(document)["Statement"]):
         if not _action_matches(statement, request.action):
             continue
+        by_account = resource_policy and _by_account_only(statement, request.principal)
         missed = (_principal_missed(statement, request) if resource_policy else None) \
             or _resource_missed(statement, request) or _condition_missed(statement, request)
-        match = Match(index, statement.get("Sid"), statement["Effect"], missed)
+        match = Match(index, statement.get("Sid"), statement["Effect"], missed, by_account)
         if missed:
             verdict.near.append(match)
         elif statement["Effect"] == "Deny":
@@ -169,6 +173,16 @@ def principal_matches(value: str, principal: Principal) -> bool:
     if value == principal.account or re.fullmatch(rf"arn:aws[a-z-]*:iam::{principal.account}:root", value):
         return True
     return value in (principal.arn, principal.role)
+
+
+def _by_account_only(statement: dict, caller: Principal) -> bool:
+    """Whether a statement's Principal names the caller, but only by its account."""
+    element = statement.get("Principal")
+    if not isinstance(element, dict) or caller.service is not None:
+        return False
+    values = _as_list(element.get("AWS"))
+    direct = any(v in ("*", caller.arn, caller.role) for v in values)
+    return not direct and any(principal_matches(v, caller) for v in values)
 
 
 def _principal_missed(statement: dict, request: Request) -> str | None:

@@ -46,6 +46,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="stop the clock where it starts (move it with the kms_clock fixture)")
     group.addoption("--fakekms-identities", action="append", default=None, metavar="PATH",
                     help="an identities file: the callers signed requests can be made by (repeatable)")
+    group.addoption("--fakekms-enforce-policies", action="store_true", default=None,
+                    help="decide calls by key policies, IAM policies and grants, as AWS does")
     group.addoption("--fakekms-db", default=None, metavar="PATH",
                     help="keep state in this SQLite file (default: in memory); under xdist each "
                          "worker gets its own file, PATH with the worker id added")
@@ -57,6 +59,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("fakekms_clock", "where fakekms's clock starts", default=None)
     parser.addini("fakekms_frozen", "stop the clock where it starts", type="bool", default=False)
     parser.addini("fakekms_identities", "identities files", type="paths", default=[])
+    parser.addini("fakekms_enforce_policies", "enforce key policies, IAM policies and grants",
+                  type="bool", default=False)
     parser.addini("fakekms_db", "SQLite file for fakekms's state", default=None)
     parser.addini("fakekms_region", "Region of the fixtures' clients", default=DEFAULT_REGION)
 
@@ -65,6 +69,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "kms_seed_file(*paths): load these seed files into fakekms for this test "
                    "(paths relative to the test file)")
+    config.addinivalue_line(
+        "markers", "kms_enforce_policies: decide this test's calls by key policies, IAM policies "
+                   "and grants")
 
 
 def _setting(config: pytest.Config, name: str):
@@ -92,7 +99,8 @@ def _options(config: pytest.Config) -> dict:
     return {"mode": mode, "seed": _setting(config, "seed") or None, "seed_files": seed_files,
             "db": db or ":memory:", "region": _setting(config, "region") or DEFAULT_REGION,
             "clock": _setting(config, "clock") or None, "frozen": bool(_setting(config, "frozen")),
-            "identity_files": identity_files}
+            "identity_files": identity_files,
+            "enforce_policies": bool(_setting(config, "enforce_policies"))}
 
 
 @pytest.fixture(scope="session")
@@ -105,7 +113,8 @@ def kms_server(request: pytest.FixtureRequest):
 
         with mock_kms(db=options["db"], region=options["region"], seed=options["seed"],
                       seed_files=options["seed_files"], clock=options["clock"],
-                      frozen=options["frozen"], identity_files=options["identity_files"]) as app:
+                      frozen=options["frozen"], identity_files=options["identity_files"],
+                      enforce_policies=options["enforce_policies"]) as app:
             yield KMSHandle(Admin(app=app), region=options["region"], mode="in-process")
         return
     args = ["--db", options["db"]]
@@ -119,6 +128,8 @@ def kms_server(request: pytest.FixtureRequest):
         args += ["--frozen"]
     for path in options["identity_files"]:
         args += ["--identities", path]
+    if options["enforce_policies"]:
+        args += ["--enforce-policies"]
     try:
         server = start_server(*args, region=options["region"])
     except RuntimeError as exc:
@@ -137,6 +148,8 @@ def _kms_fresh(kms_server: KMSHandle, request: pytest.FixtureRequest) -> KMSHand
     for mark in request.node.iter_markers("kms_seed_file"):
         for path in mark.args:
             kms_server.load_seed_file(str(here / path))
+    if request.node.get_closest_marker("kms_enforce_policies") is not None:
+        kms_server.admin.call("POST", "authorization", {"enforce_policies": True})
     return kms_server
 
 

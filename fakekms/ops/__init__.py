@@ -70,6 +70,7 @@ def run(ctx, op: Operation, request: dict):
     before (``lifecycle``)."""
     from . import grants, managed
 
+    ctx.params = request
     managed.ensure(ctx, request)
     if request.get("GrantTokens"):
         grants.check_grant_tokens(ctx, request)
