@@ -324,7 +324,7 @@ def test_calls_ask_for_every_key_and_alias_they_touch(env):
     env.kms.update_alias(AliasName="alias/d", TargetKeyId=source["KeyId"])
     asked = [(r.action, r.resource) for r in env.authorizer.seen]
     assert asked == [
-        ("kms:ReEncrypt", destination["Arn"]), ("kms:ReEncrypt", source["Arn"]),
+        ("kms:ReEncryptTo", destination["Arn"]), ("kms:ReEncryptFrom", source["Arn"]),
         ("kms:UpdateAlias", env.alias_arn("alias/d")), ("kms:UpdateAlias", source["Arn"]),
         ("kms:UpdateAlias", destination["Arn"]),
     ]

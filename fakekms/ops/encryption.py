@@ -177,8 +177,9 @@ def re_encrypt(ctx: RequestContext, req: dict) -> dict:
     destination_algorithm = req.get("DestinationEncryptionAlgorithm", SYMMETRIC_DEFAULT)
     destination_context = req.get("DestinationEncryptionContext")
     _require_key_id_for_ignored_ciphertext(req, "SourceKeyId")
-    named = find_key(ctx, req["SourceKeyId"], "SourceKeyId") if "SourceKeyId" in req else None
-    destination = find_key(ctx, req["DestinationKeyId"], "DestinationKeyId")
+    named = (find_key(ctx, req["SourceKeyId"], "SourceKeyId", action="kms:ReEncryptFrom")
+             if "SourceKeyId" in req else None)
+    destination = find_key(ctx, req["DestinationKeyId"], "DestinationKeyId", action="kms:ReEncryptTo")
     require_usage(ctx, destination, "ENCRYPT_DECRYPT")
     require_algorithm(destination, "EncryptionAlgorithms", destination_algorithm)
     if ignores_ciphertext(req):

@@ -100,13 +100,15 @@ def named_alias(ctx: RequestContext, value: str, member: str) -> str | None:
     return None
 
 
-def find_key(ctx: RequestContext, value: str, member: str = "KeyId", *, check_state: bool = True) -> KeyRecord:
-    """The key a request names, authorized, after the key-state check for the operation."""
+def find_key(ctx: RequestContext, value: str, member: str = "KeyId", *, check_state: bool = True,
+             action: str | None = None) -> KeyRecord:
+    """The key a request names, authorized (for ``action``, by default the operation's), after
+    the key-state check for the operation."""
     key_id = resolve_key_id(ctx, value, member)
     key = ctx.tx.get_key(ctx.account, ctx.region, key_id)
     if key is None:
         raise _not_found(ctx, key_id)
-    admit(ctx, key)
+    admit(ctx, key, action)
     if check_state:
         keystates.check(ctx.operation, key.key_state, key.arn)
     return key
@@ -122,4 +124,6 @@ def find_by_id(ctx: RequestContext, region: str, key_id: str, action: str | None
 def find_sealing_key(ctx: RequestContext, account: str, key_id: str) -> KeyRecord | None:
     """The key a symmetric ciphertext names, authorized; None if it is not here."""
     key = ctx.tx.get_key(account, ctx.region, key_id) if account == ctx.account else None
-    return admit(ctx, key) if key is not None else None
+    # ReEncrypt needs kms:ReEncryptFrom on the key that sealed the ciphertext.
+    action = "kms:ReEncryptFrom" if ctx.operation == "ReEncrypt" else None
+    return admit(ctx, key, action) if key is not None else None

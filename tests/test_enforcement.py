@@ -1,0 +1,169 @@
+"""Authorization with --enforce-policies, through boto3 in both modes: key policies, IAM
+policies, grants and conditions decide, with AWS's AccessDeniedException forms and fakekms's
+reason in the audit record."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import ACCOUNT, REGION
+from helpers import kms_error
+
+ALICE = f"arn:aws:iam::{ACCOUNT}:user/alice"
+BOB = f"arn:aws:iam::{ACCOUNT}:user/bob"
+APP_ROLE = f"arn:aws:iam::{ACCOUNT}:role/app"
+
+
+def iam(*actions, effect="Allow", resource="*", condition=None):
+    statement = {"Effect": effect, "Action": list(actions), "Resource": resource}
+    if condition:
+        statement["Condition"] = condition
+    return {"Version": "2012-10-17", "Statement": [statement]}
+
+
+def key_policy(*statements):
+    return json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Sid": "Enable IAM User Permissions", "Effect": "Allow",
+         "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, "Action": "kms:*", "Resource": "*"},
+        *statements]})
+
+
+@pytest.fixture
+def enforced(backend):
+    backend.control.admin.call("POST", "authorization", {"enforce_policies": True})
+    yield backend
+    backend.control.reset()
+
+
+def denial(call, **kwargs) -> str:
+    return kms_error("AccessDeniedException", call, **kwargs)
+
+
+def test_off_by_default_and_reported_by_health(backend, kms):
+    alice = backend.control.identity(ALICE)
+    key = kms.create_key()["KeyMetadata"]["KeyId"]
+    alice.encrypt(KeyId=key, Plaintext=b"p")
+    assert backend.control.health()["enforce_policies"] is False
+    backend.control.admin.call("POST", "authorization", {"enforce_policies": True})
+    assert backend.control.health()["enforce_policies"] is True
+    backend.control.reset()
+    assert backend.control.health()["enforce_policies"] is False
+
+
+def test_the_default_key_policy_delegates_to_iam(enforced, kms):
+    key = kms.create_key()["KeyMetadata"]
+    alice = enforced.control.identity(ALICE)
+    message = denial(alice.encrypt, KeyId=key["KeyId"], Plaintext=b"p")
+    assert message == (f"User: {ALICE} is not authorized to perform: kms:Encrypt on resource: {key['Arn']} "
+                       "because no identity-based policy allows the kms:Encrypt action")
+    allowed = enforced.control.identity(ALICE, policies=[iam("kms:Encrypt", "kms:Decrypt")])
+    blob = allowed.encrypt(KeyId=key["KeyId"], Plaintext=b"p")["CiphertextBlob"]
+    assert allowed.decrypt(CiphertextBlob=blob)["Plaintext"] == b"p"
+    denial(allowed.schedule_key_deletion, KeyId=key["KeyId"])
+    kms.encrypt(KeyId=key["KeyId"], Plaintext=b"p")  # the account's root, whatever IAM says
+    event = enforced.control.audit.calls("ScheduleKeyDeletion", error_code="AccessDeniedException")[-1]
+    assert "no IAM policy" in event["additionalEventData"]["fakekmsReason"]
+
+
+def test_a_key_policy_naming_the_caller_needs_no_iam_policy(enforced, kms):
+    key = kms.create_key(Policy=key_policy({"Sid": "bob", "Effect": "Allow", "Principal": {"AWS": BOB},
+                                            "Action": ["kms:Encrypt", "kms:DescribeKey"], "Resource": "*"}))
+    key_id = key["KeyMetadata"]["KeyId"]
+    bob = enforced.control.identity(BOB)
+    bob.encrypt(KeyId=key_id, Plaintext=b"p")
+    assert denial(bob.decrypt, CiphertextBlob=kms.encrypt(KeyId=key_id, Plaintext=b"p")["CiphertextBlob"]).endswith(
+        "because no identity-based policy allows the kms:Decrypt action")
+
+
+def test_a_key_policy_without_the_account_or_the_caller_refuses(enforced, kms):
+    only_bob = json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": BOB}, "Action": "kms:*", "Resource": "*"}]})
+    key = kms.create_key(Policy=only_bob, BypassPolicyLockoutSafetyCheck=True)["KeyMetadata"]
+    alice = enforced.control.identity(ALICE, policies=[iam("kms:*")])
+    assert denial(alice.encrypt, KeyId=key["KeyId"], Plaintext=b"p").endswith(
+        "because no resource-based policy allows the kms:Encrypt action")
+
+
+def test_explicit_denies_win_and_say_where_they_are(enforced, kms):
+    key = kms.create_key(Policy=key_policy({
+        "Sid": "NoOtherTenants", "Effect": "Deny", "Principal": {"AWS": "*"}, "Action": "kms:Decrypt",
+        "Resource": "*", "Condition": {"StringNotEquals": {"kms:EncryptionContext:tenant": "a"}}}))["KeyMetadata"]
+    alice = enforced.control.identity(ALICE, policies=[iam("kms:Encrypt", "kms:Decrypt")])
+    good = alice.encrypt(KeyId=key["KeyId"], Plaintext=b"p", EncryptionContext={"tenant": "a"})["CiphertextBlob"]
+    bad = alice.encrypt(KeyId=key["KeyId"], Plaintext=b"p", EncryptionContext={"tenant": "b"})["CiphertextBlob"]
+    assert alice.decrypt(CiphertextBlob=good, EncryptionContext={"tenant": "a"})["Plaintext"] == b"p"
+    message = denial(alice.decrypt, CiphertextBlob=bad, EncryptionContext={"tenant": "b"})
+    assert message.endswith("with an explicit deny in a resource-based policy")
+    denial(kms.decrypt, CiphertextBlob=bad, EncryptionContext={"tenant": "b"})  # the root too
+    event = enforced.control.audit.calls("Decrypt", error_code="AccessDeniedException")[-1]
+    assert "'NoOtherTenants'" in event["additionalEventData"]["fakekmsReason"]
+    carol = enforced.control.identity(f"arn:aws:iam::{ACCOUNT}:user/carol", policies=[
+        iam("kms:*"), iam("kms:Encrypt", effect="Deny")])
+    assert denial(carol.encrypt, KeyId=key["KeyId"], Plaintext=b"p").endswith(
+        "with an explicit deny in an identity-based policy")
+
+
+def test_grants_allow_their_operations_when_their_constraints_hold(enforced, kms):
+    only_root = json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, "Action": "kms:*",
+         "Resource": "*"}]})
+    key_id = kms.create_key(Policy=only_root)["KeyMetadata"]["KeyId"]
+    kms.create_grant(KeyId=key_id, GranteePrincipal=APP_ROLE, Operations=["Decrypt"],
+                     Constraints={"EncryptionContextSubset": {"tenant": "a"}})
+    app = enforced.control.identity(f"arn:aws:sts::{ACCOUNT}:assumed-role/app/worker")
+    blob = kms.encrypt(KeyId=key_id, Plaintext=b"p", EncryptionContext={"tenant": "a", "x": "y"})["CiphertextBlob"]
+    other = kms.encrypt(KeyId=key_id, Plaintext=b"p", EncryptionContext={"tenant": "b"})["CiphertextBlob"]
+    assert app.decrypt(CiphertextBlob=blob, EncryptionContext={"tenant": "a", "x": "y"})["Plaintext"] == b"p"
+    denial(app.decrypt, CiphertextBlob=other, EncryptionContext={"tenant": "b"})
+    denial(app.encrypt, KeyId=key_id, Plaintext=b"p")
+
+
+def test_calls_on_no_key_are_decided_by_iam(enforced, kms):
+    alice = enforced.control.identity(ALICE)
+    assert denial(alice.create_key) == (f"User: {ALICE} is not authorized to perform: kms:CreateKey on "
+                                        "resource: * because no identity-based policy allows the kms:CreateKey action")
+    creator = enforced.control.identity(ALICE, policies=[iam("kms:CreateKey", "kms:ListKeys")])
+    creator.create_key()
+    creator.list_keys()
+    kms.create_key()
+
+
+def test_aws_managed_keys_are_used_only_through_their_service(enforced, kms):
+    assert denial(kms.encrypt, KeyId="alias/aws/s3", Plaintext=b"p").endswith(
+        "because no resource-based policy allows the kms:Encrypt action")
+    through_s3 = enforced.control.identity(f"arn:aws:iam::{ACCOUNT}:user/uploader", policies=[iam("kms:*")],
+                                           via_service=f"s3.{REGION}.amazonaws.com")
+    blob = through_s3.encrypt(KeyId="alias/aws/s3", Plaintext=b"p")["CiphertextBlob"]
+    assert through_s3.decrypt(CiphertextBlob=blob)["Plaintext"] == b"p"
+    kms.describe_key(KeyId="alias/aws/s3")  # Describe* is the account's
+
+
+def test_dry_run_reports_the_decision(enforced, kms):
+    key = kms.create_key()["KeyMetadata"]["KeyId"]
+    alice = enforced.control.identity(ALICE)
+    denial(alice.encrypt, KeyId=key, Plaintext=b"p", DryRun=True)
+    allowed = enforced.control.identity(ALICE, policies=[iam("kms:Encrypt")])
+    kms_error("DryRunOperationException", allowed.encrypt, KeyId=key, Plaintext=b"p", DryRun=True)
+
+
+def test_conditions_read_the_request(enforced, kms):
+    key = kms.create_key()["KeyMetadata"]["KeyId"]
+    policy = iam("kms:Encrypt", condition={"StringEquals": {"kms:EncryptionContext:purpose": "${aws:username}"},
+                                           "ForAllValues:StringEquals": {"kms:EncryptionContextKeys": ["purpose"]}})
+    alice = enforced.control.identity(ALICE, policies=[policy])
+    alice.encrypt(KeyId=key, Plaintext=b"p", EncryptionContext={"purpose": "alice"})
+    denial(alice.encrypt, KeyId=key, Plaintext=b"p", EncryptionContext={"purpose": "bob"})
+    denial(alice.encrypt, KeyId=key, Plaintext=b"p", EncryptionContext={"purpose": "alice", "extra": "x"})
+    denial(alice.encrypt, KeyId=key, Plaintext=b"p")
+
+
+def test_re_encrypt_needs_from_on_the_source_and_to_on_the_destination(enforced, kms):
+    source, destination = (kms.create_key()["KeyMetadata"] for _ in range(2))
+    blob = kms.encrypt(KeyId=source["KeyId"], Plaintext=b"p")["CiphertextBlob"]
+    only_to = enforced.control.identity(ALICE, policies=[iam("kms:ReEncryptTo")])
+    message = denial(only_to.re_encrypt, CiphertextBlob=blob, DestinationKeyId=destination["KeyId"])
+    assert f"kms:ReEncryptFrom on resource: {source['Arn']}" in message
+    both = enforced.control.identity(ALICE, policies=[iam("kms:ReEncrypt*")])
+    out = both.re_encrypt(CiphertextBlob=blob, DestinationKeyId=destination["KeyId"])
+    assert out["SourceKeyId"] == source["Arn"] and out["KeyId"] == destination["Arn"]
