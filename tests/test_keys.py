@@ -118,7 +118,9 @@ def test_default_key_policy_trusts_the_account(kms):
 def test_put_key_policy(kms):
     key_id = kms.create_key()["KeyMetadata"]["KeyId"]
     new = json.dumps({"Version": "2012-10-17", "Statement": []})
-    kms.put_key_policy(KeyId=key_id, PolicyName="default", Policy=new)
+    assert kms_error("MalformedPolicyDocumentException", kms.put_key_policy, KeyId=key_id, Policy=new) == (
+        "The new key policy will not allow you to update the key policy in the future.")
+    kms.put_key_policy(KeyId=key_id, PolicyName="default", Policy=new, BypassPolicyLockoutSafetyCheck=True)
     assert kms.get_key_policy(KeyId=key_id)["Policy"] == new
     kms_error("MalformedPolicyDocumentException", kms.put_key_policy, KeyId=key_id, Policy="{not json")
     kms_error("NotFoundException", kms.get_key_policy, KeyId=key_id, PolicyName="other")
@@ -129,6 +131,36 @@ def test_put_key_policy(kms):
 def test_malformed_policy_creates_nothing(kms, policy):
     kms_error("MalformedPolicyDocumentException", kms.create_key, Policy=policy)
     assert kms.list_keys()["Keys"] == []
+
+
+ROOT_STATEMENT = {"Sid": "root", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"},
+                  "Action": "kms:*", "Resource": "*"}
+
+
+@pytest.mark.parametrize("principal", [{"AWS": "bob"}, {"AWS": "arn:aws:iam::111122223333:group/admins"},
+                                       {"Service": "not a service"}, {"Canonical": "x"}, "everyone"])
+def test_invalid_principals_are_refused_in_aws_words(kms, principal):
+    policy = json.dumps({"Version": "2012-10-17", "Statement": [
+        ROOT_STATEMENT, {"Effect": "Allow", "Principal": principal, "Action": "kms:Decrypt", "Resource": "*"}]})
+    assert kms_error("MalformedPolicyDocumentException", kms.create_key, Policy=policy) == (
+        "Policy contains a statement with one or more invalid principals.")
+
+
+def test_the_lockout_safety_check(kms):
+    locking = [
+        {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:user/bob"}, "Action": "kms:*",
+         "Resource": "*"},
+        ROOT_STATEMENT | {"Action": "kms:Describe*"},
+    ]
+    policy = json.dumps({"Version": "2012-10-17", "Statement": locking})
+    assert kms_error("MalformedPolicyDocumentException", kms.create_key, Policy=policy) == (
+        "The new key policy will not allow you to update the key policy in the future.")
+    denying = json.dumps({"Version": "2012-10-17", "Statement": [
+        ROOT_STATEMENT, {"Effect": "Deny", "Principal": {"AWS": "*"}, "Action": "kms:PutKeyPolicy", "Resource": "*"}]})
+    kms_error("MalformedPolicyDocumentException", kms.create_key, Policy=denying)
+    key = kms.create_key(Policy=policy, BypassPolicyLockoutSafetyCheck=True)["KeyMetadata"]["KeyId"]
+    assert "user/bob" in kms.get_key_policy(KeyId=key)["Policy"]
+    kms.create_key(Policy=json.dumps({"Version": "2012-10-17", "Statement": [ROOT_STATEMENT]}))
 
 
 def test_multi_region_primary(kms):

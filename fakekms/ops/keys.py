@@ -136,7 +136,7 @@ def _prepare_create_key(ctx: RequestContext, req: dict) -> _NewKey:
     origin = _check_origin(req, key_spec)
     policy = req.get("Policy")
     if policy is not None:
-        validate_policy(policy)
+        validate_policy(policy, ctx, bypass_lockout=bool(req.get("BypassPolicyLockoutSafetyCheck")))
     tags = req.get("Tags", [])
     validate_new_tags(tags, existing=[])
     material = ctx.generate(key_spec) if origin == "AWS_KMS" else None

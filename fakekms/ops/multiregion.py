@@ -51,7 +51,8 @@ def replicate_key(ctx: RequestContext, req: dict) -> dict:
         raise errors.AlreadyExistsException(f"Replica key {there.key_arn(key.key_id)} already exists.")
     policy = req.get("Policy")
     if policy is not None:
-        validate_policy(policy)
+        validate_policy(policy, there, bypass_lockout=bool(req.get("BypassPolicyLockoutSafetyCheck")),
+                        key_arn=there.key_arn(key.key_id))
     tags = req.get("Tags", [])
     validate_new_tags(tags, existing=[])
     # Replicating is CreateKey in the replica's Region as much as ReplicateKey on the primary.
