@@ -86,7 +86,7 @@ class AdminRoutes:
             "region": self.app.region,
             "accounts": accounts,
             "enforce_policies": self.app.enforce_policies,
-            "verify_signatures": False,
+            "verify_signatures": self.app.verify_signatures,
         }
 
     def clock_state(self) -> dict:

@@ -20,6 +20,7 @@ from .crypto.backend import KeyBackend
 from .crypto.software import SoftwareBackend
 from .identities import Identities
 from .pipeline import Pipeline
+from .signatures import SignedRequest
 from .seeding import RandomSource, random_source
 from .state import DEFAULT_AUDIT_RETENTION, Store, open_store
 from .views import Views
@@ -40,6 +41,7 @@ class FakeKMS:
         authorizer: Authorizer | None = None,
         identity_files: list[str] = (),
         enforce_policies: bool = False,
+        verify_signatures: bool = False,
     ) -> None:
         self.store = store if store is not None else open_store()
         self.region = region
@@ -54,11 +56,20 @@ class FakeKMS:
                                  authorizer=authorizer or _authorizer(enforce_policies), audit=self.audit,
                                  region=region, identities=self.identities)
         self.enforce_policies_at_start = enforce_policies
+        self.pipeline.verify_signatures = verify_signatures
         self.views = Views(self.store, self.pipeline.catch_up)
         self.admin = AdminRoutes(self)
         # Read and checked before anything else starts: a bad file raises SeedFileError here.
         self.seed_plans = [seedfile.load(path, region=region, seed=seed) for path in seed_files]
         self._apply(self.seed_plans)
+
+    @property
+    def verify_signatures(self) -> bool:
+        return self.pipeline.verify_signatures
+
+    @verify_signatures.setter
+    def verify_signatures(self, on: bool) -> None:
+        self.pipeline.verify_signatures = on
 
     @property
     def enforce_policies(self) -> bool:
@@ -146,6 +157,7 @@ class FakeKMS:
             authorization=environ.get("HTTP_AUTHORIZATION"),
             source_ip=environ.get("REMOTE_ADDR"),
             user_agent=environ.get("HTTP_USER_AGENT"),
+            signed=_signed_request(environ, raw) if self.pipeline.verify_signatures else None,
         )
         return self._respond(start_response, status, body, request_id)
 
@@ -174,6 +186,7 @@ def create_app(
     frozen: bool = False,
     identity_files: list[str] = (),
     enforce_policies: bool = False,
+    verify_signatures: bool = False,
 ) -> FakeKMS:
     """The app factory: a fresh fakekms on an in-memory or file-backed store, with the keys of
     its seed files; a seed makes its ids, key material and ciphertexts reproducible; every call
@@ -185,7 +198,8 @@ def create_app(
     try:
         return FakeKMS(store, region=region, rng=random_source(seed), seed=seed,
                        seed_files=seed_files, audit_log=audit_log, clock=Clock(start, frozen=frozen),
-                       identity_files=identity_files, enforce_policies=enforce_policies)
+                       identity_files=identity_files, enforce_policies=enforce_policies,
+                       verify_signatures=verify_signatures)
     except BaseException:
         store.close()
         raise
@@ -193,4 +207,15 @@ def create_app(
 
 def _authorizer(enforce_policies: bool) -> Authorizer:
     return PolicyAuthorizer() if enforce_policies else DefaultAuthorizer()
+
+
+def _signed_request(environ, body: bytes) -> SignedRequest:
+    """What a SigV4 signature covers, read back from the WSGI environ."""
+    headers = {name[5:].replace("_", "-").lower(): value for name, value in environ.items()
+               if name.startswith("HTTP_")}
+    for name in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+        if environ.get(name):
+            headers[name.replace("_", "-").lower()] = environ[name]
+    return SignedRequest(environ.get("REQUEST_METHOD", "POST"), environ.get("PATH_INFO", "/") or "/",
+                         environ.get("QUERY_STRING", ""), headers, body)
 

@@ -134,6 +134,10 @@ def _parser() -> argparse.ArgumentParser:
                        default=_env("ENFORCE_POLICIES", "") not in ("", "0"),
                        help="decide every call by key policies, IAM policies and grants, as AWS does "
                             "(default: everything is allowed; FAKEKMS_ENFORCE_POLICIES)")
+    serve.add_argument("--verify-signatures", action="store_true",
+                       default=_env("VERIFY_SIGNATURES", "") not in ("", "0"),
+                       help="check every request's SigV4 signature against the identities' secrets "
+                            "(default: not checked; FAKEKMS_VERIFY_SIGNATURES)")
     serve.add_argument("--audit-log", default=_env("AUDIT_LOG"), metavar="PATH",
                        help="append every call's CloudTrail-format audit event to PATH as JSON "
                             "lines (the events are also served at GET /_fakekms/audit; FAKEKMS_AUDIT_LOG)")
@@ -202,7 +206,7 @@ def serve(args: argparse.Namespace) -> int:
         app = create_app(args.db, region=args.region, seed=args.seed, seed_files=args.seed_file,
                          audit_log=args.audit_log, audit_retention=args.audit_retention,
                          clock=args.clock, frozen=args.frozen, identity_files=args.identities,
-                         enforce_policies=args.enforce_policies)
+                         enforce_policies=args.enforce_policies, verify_signatures=args.verify_signatures)
     except SeedFileError as exc:
         print(f"fakekms: bad seed file {exc}", file=sys.stderr)
         return 2

@@ -25,11 +25,12 @@ import urllib.parse
 from typing import Any
 
 from .context import DEFAULT_REGION
+from .identities import DEFAULT_IDENTITY
 
 DAY = 86400.0
 # A 12-digit access key id is taken as the account; this one is the default account.
-DUMMY_ACCESS_KEY = "123456789012"
-DUMMY_SECRET_KEY = "fakekms"
+DUMMY_ACCESS_KEY = DEFAULT_IDENTITY.access_key_id
+DUMMY_SECRET_KEY = DEFAULT_IDENTITY.secret_access_key
 
 
 class AdminError(Exception):

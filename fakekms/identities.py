@@ -201,3 +201,9 @@ class Identities:
     def listing(self) -> list[dict]:
         merged = {**self._files, **self._added}
         return [merged[k].public() for k in sorted(merged)]
+
+
+# The credentials fakekms's own clients use (the pytest fixtures, KMSHandle.client): with
+# signatures checked, they sign as the default account's root.
+DEFAULT_IDENTITY = Identity("123456789012", "fakekms", "arn:aws:iam::123456789012:root")
+

@@ -68,6 +68,7 @@ def _answer(request, **_kwargs):
         authorization=_header(request, "Authorization"),
         source_ip="127.0.0.1",
         user_agent=_header(request, "User-Agent"),
+        signed=_signed_request(request, body) if app.verify_signatures else None,
     )
     response_headers = {
         "Content-Type": "application/x-amz-json-1.1",
@@ -75,6 +76,15 @@ def _answer(request, **_kwargs):
         "x-amzn-RequestId": request_id,
     }
     return AWSResponse(request.url, status, response_headers, _Body(payload))
+
+
+def _signed_request(request, body: bytes):
+    from .signatures import SignedRequest
+
+    parts = urlsplit(request.url)
+    headers = {name.lower(): _header(request, name) for name in request.headers.keys()}
+    headers.setdefault("host", parts.netloc)
+    return SignedRequest(request.method, parts.path or "/", parts.query, headers, body)
 
 
 def _install() -> None:
@@ -100,8 +110,8 @@ class mock_kms(ContextDecorator):
     """Serve KMS from a FakeKMS app inside this process, as a context manager or decorator.
 
     ``app`` shares an existing app (and its state); otherwise a fresh one is made from ``db``,
-    ``region``, ``seed``, ``seed_files``, ``clock``, ``frozen``, ``identity_files`` and
-    ``enforce_policies`` as ``fakekms serve`` would.
+    ``region``, ``seed``, ``seed_files``, ``clock``, ``frozen``, ``identity_files``,
+    ``enforce_policies`` and ``verify_signatures`` as ``fakekms serve`` would.
     """
 
     def __init__(
@@ -116,10 +126,11 @@ class mock_kms(ContextDecorator):
         frozen: bool = False,
         identity_files: list[str] = (),
         enforce_policies: bool = False,
+        verify_signatures: bool = False,
     ) -> None:
         self._options = dict(db=db, region=region, seed=seed, seed_files=list(seed_files),
                              clock=clock, frozen=frozen, identity_files=list(identity_files),
-                             enforce_policies=enforce_policies)
+                             enforce_policies=enforce_policies, verify_signatures=verify_signatures)
         self._given = app
         self.app: FakeKMS | None = app
         self._saved_env: dict[str, str | None] = {}

@@ -22,13 +22,14 @@ import time
 import uuid
 from contextlib import contextmanager
 
-from . import errors, model, ops, wire
+from . import errors, model, ops, signatures, wire
 from .audit import AuditLog
 from .authorize import Authorizer
 from .clock import Clock
 from .context import DEFAULT_ACCOUNT, Caller, RequestContext
 from .crypto.backend import KeyBackend
 from .identities import Identities
+from .signatures import SignedRequest
 from .ops import lifecycle
 from .seeding import RandomSource
 from .state import Store
@@ -100,6 +101,8 @@ class Pipeline:
         self.audit = audit
         self.region = region
         self.identities = identities or Identities()
+        # Whether SigV4 signatures are checked against the identities' secrets.
+        self.verify_signatures = False
         self.gate = Gate()
         ops.handlers()  # register every operation now, not on the first request
 
@@ -113,7 +116,8 @@ class Pipeline:
         )
 
     def handle(self, target: str | None, raw_body: bytes, *, authorization: str | None = None,
-               source_ip: str | None = None, user_agent: str | None = None) -> tuple[int, bytes, str]:
+               source_ip: str | None = None, user_agent: str | None = None,
+               signed: SignedRequest | None = None) -> tuple[int, bytes, str]:
         """One KMS call: (HTTP status, response body, request id)."""
         with self.gate:
             started = time.perf_counter()
@@ -127,7 +131,11 @@ class Pipeline:
                     ctx.account = account_for(access_key_id)
                 else:
                     access_key_id = None
-                identity = self.identities.find(access_key_id)
+                if self.verify_signatures:
+                    identity = signatures.verify(signed or SignedRequest("POST", "/", "", {}, raw_body),
+                                                 self.identities, ctx.now)
+                else:
+                    identity = self.identities.find(access_key_id)
                 if identity is not None:
                     ctx.caller = identity.caller
                     ctx.account = ctx.caller.account

@@ -48,6 +48,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="an identities file: the callers signed requests can be made by (repeatable)")
     group.addoption("--fakekms-enforce-policies", action="store_true", default=None,
                     help="decide calls by key policies, IAM policies and grants, as AWS does")
+    group.addoption("--fakekms-verify-signatures", action="store_true", default=None,
+                    help="check SigV4 signatures against the identities' secrets")
     group.addoption("--fakekms-db", default=None, metavar="PATH",
                     help="keep state in this SQLite file (default: in memory); under xdist each "
                          "worker gets its own file, PATH with the worker id added")
@@ -61,6 +63,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("fakekms_identities", "identities files", type="paths", default=[])
     parser.addini("fakekms_enforce_policies", "enforce key policies, IAM policies and grants",
                   type="bool", default=False)
+    parser.addini("fakekms_verify_signatures", "check SigV4 signatures", type="bool", default=False)
     parser.addini("fakekms_db", "SQLite file for fakekms's state", default=None)
     parser.addini("fakekms_region", "Region of the fixtures' clients", default=DEFAULT_REGION)
 
@@ -100,7 +103,8 @@ def _options(config: pytest.Config) -> dict:
             "db": db or ":memory:", "region": _setting(config, "region") or DEFAULT_REGION,
             "clock": _setting(config, "clock") or None, "frozen": bool(_setting(config, "frozen")),
             "identity_files": identity_files,
-            "enforce_policies": bool(_setting(config, "enforce_policies"))}
+            "enforce_policies": bool(_setting(config, "enforce_policies")),
+            "verify_signatures": bool(_setting(config, "verify_signatures"))}
 
 
 @pytest.fixture(scope="session")
@@ -114,7 +118,8 @@ def kms_server(request: pytest.FixtureRequest):
         with mock_kms(db=options["db"], region=options["region"], seed=options["seed"],
                       seed_files=options["seed_files"], clock=options["clock"],
                       frozen=options["frozen"], identity_files=options["identity_files"],
-                      enforce_policies=options["enforce_policies"]) as app:
+                      enforce_policies=options["enforce_policies"],
+                      verify_signatures=options["verify_signatures"]) as app:
             yield KMSHandle(Admin(app=app), region=options["region"], mode="in-process")
         return
     args = ["--db", options["db"]]
@@ -130,6 +135,8 @@ def kms_server(request: pytest.FixtureRequest):
         args += ["--identities", path]
     if options["enforce_policies"]:
         args += ["--enforce-policies"]
+    if options["verify_signatures"]:
+        args += ["--verify-signatures"]
     try:
         server = start_server(*args, region=options["region"])
     except RuntimeError as exc:
