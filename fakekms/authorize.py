@@ -110,10 +110,10 @@ def admit_new(ctx: RequestContext, key_arn: str, action: str) -> None:
     _ask(ctx, key_arn, None, action)
 
 
-def admit_account(ctx: RequestContext) -> None:
-    """For calls on no key (CreateKey, ListKeys, ListAliases, GenerateRandom): the action on
-    the account's ``*``."""
-    _ask(ctx, "*", None, None)
+def admit_account(ctx: RequestContext, action: str | None = None) -> None:
+    """For calls on no key (CreateKey, ListKeys, ListAliases, GenerateRandom): the action (by
+    default the operation's) on the account's ``*``."""
+    _ask(ctx, "*", None, action)
 
 
 class PolicyAuthorizer(Authorizer):
@@ -129,7 +129,8 @@ class PolicyAuthorizer(Authorizer):
         caller, key, ctx = request.caller, request.key, request.ctx
         principal = policy.Principal(caller.arn, caller.account, role=caller.session_issuer)
         question = policy.Request(request.action, request.resource, principal,
-                                  condition_keys.for_request(ctx, key, request.action) if ctx else {})
+                                  condition_keys.for_request(ctx, key, request.action) if ctx else {},
+                                  condition_keys.resolver(ctx, key) if ctx else None)
         identity = [policy.evaluate(p, question, resource_policy=False) for p in caller.policies]
         identity_denies = [m for v in identity for m in v.denies]
         identity_allows = caller.type == "Root" or any(v.allows for v in identity)

@@ -92,13 +92,23 @@ def for_request(ctx: RequestContext, key: KeyRecord | None, action: str) -> dict
         })
         if key.multi_region:
             out["kms:MultiRegionKeyType"] = key.multi_region_type
-        if ctx.tx is not None:
-            for tag_key, tag_value in ctx.tx.tags(key):
-                out[f"aws:ResourceTag/{tag_key}"] = tag_value
-            aliases = [a.alias_name for a in ctx.tx.list_aliases(key.account, key.region, "", 100, key.key_id)]
-            if aliases:
-                out["kms:ResourceAliases"] = aliases
     return out
+
+
+def resolver(ctx: RequestContext, key: KeyRecord | None):
+    """The keys that cost a store read, read only when a policy names them: the key's tags
+    (aws:ResourceTag/<tag>) and aliases (kms:ResourceAliases)."""
+    def resolve(name: str):
+        if key is None or ctx.tx is None:
+            return None
+        if name.startswith("aws:resourcetag/"):
+            wanted = name[len("aws:resourcetag/"):]
+            return next((value for tag, value in ctx.tx.tags(key) if tag.lower() == wanted), None)
+        if name == "kms:resourcealiases":
+            aliases = [a.alias_name for a in ctx.tx.list_aliases(key.account, key.region, "", 100, key.key_id)]
+            return aliases or None
+        return None
+    return resolve
 
 
 def _encryption_context(params: dict, action: str) -> dict | None:

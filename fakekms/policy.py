@@ -17,6 +17,8 @@ import ipaddress
 import json
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Callable
 
 
 @dataclass(frozen=True)
@@ -39,13 +41,18 @@ class Request:
     resource: str
     principal: Principal
     context: dict = field(default_factory=dict)
+    # Answers the keys that cost a lookup (a key's tags, its aliases) when a policy asks for them.
+    resolve: Callable[[str], object] | None = None
 
     def __post_init__(self) -> None:
         self.context = {name.lower(): value for name, value in self.context.items()}
 
     def values(self, key: str) -> list | None:
         """The request's values of a condition key: None when the key is absent."""
-        value = self.context.get(key.lower())
+        name = key.lower()
+        if name not in self.context and self.resolve is not None:
+            self.context[name] = self.resolve(name)
+        value = self.context.get(name)
         if value is None:
             return None
         return list(value) if isinstance(value, (list, tuple, set, frozenset)) else [value]
@@ -87,12 +94,23 @@ class PolicyError(ValueError):
 
 
 def parse(document) -> dict:
-    """A policy document from JSON text or a mapping, with a list of statements."""
+    """A policy document from JSON text (parsed once per text: policies repeat on every call)
+    or a mapping, with a list of statements. Callers must not change what it answers."""
     if isinstance(document, str):
-        try:
-            document = json.loads(document)
-        except ValueError as exc:
-            raise PolicyError(f"not valid JSON: {exc}") from None
+        return _parse_text(document)
+    return _parse(document)
+
+
+@lru_cache(maxsize=1024)
+def _parse_text(text: str) -> dict:
+    try:
+        document = json.loads(text)
+    except ValueError as exc:
+        raise PolicyError(f"not valid JSON: {exc}") from None
+    return _parse(document)
+
+
+def _parse(document) -> dict:
     if not isinstance(document, dict) or "Statement" not in document:
         raise PolicyError("a policy document is a JSON object with a Statement")
     statements = document["Statement"]
@@ -141,10 +159,17 @@ def _as_list(value) -> list:
     return list(value) if isinstance(value, list) else [value]
 
 
+@lru_cache(maxsize=4096)
+def _wildcard(pattern: str, ignore_case: bool) -> re.Pattern:
+    escaped = re.escape(pattern).replace(r"\*", ".*").replace(r"\?", ".")
+    return re.compile(escaped, re.IGNORECASE | re.DOTALL if ignore_case else re.DOTALL)
+
+
 def _like(pattern: str, value: str, ignore_case: bool = False) -> bool:
     """IAM's wildcards: ``*`` any run of characters, ``?`` one; nothing else is special."""
-    escaped = re.escape(pattern).replace(r"\*", ".*").replace(r"\?", ".")
-    return re.fullmatch(escaped, value, re.IGNORECASE | re.DOTALL if ignore_case else re.DOTALL) is not None
+    if "*" not in pattern and "?" not in pattern:
+        return pattern.lower() == value.lower() if ignore_case else pattern == value
+    return _wildcard(pattern, ignore_case).fullmatch(value) is not None
 
 
 def _action_matches(statement: dict, action: str) -> bool:

@@ -167,3 +167,34 @@ def test_re_encrypt_needs_from_on_the_source_and_to_on_the_destination(enforced,
     both = enforced.control.identity(ALICE, policies=[iam("kms:ReEncrypt*")])
     out = both.re_encrypt(CiphertextBlob=blob, DestinationKeyId=destination["KeyId"])
     assert out["SourceKeyId"] == source["Arn"] and out["KeyId"] == destination["Arn"]
+
+
+def test_create_key_with_tags_also_needs_tag_resource(enforced):
+    creator = enforced.control.identity(ALICE, policies=[iam("kms:CreateKey")])
+    creator.create_key()
+    message = denial(creator.create_key, Tags=[{"TagKey": "team", "TagValue": "a"}])
+    assert "kms:TagResource on resource: *" in message
+    tagger = enforced.control.identity(ALICE, policies=[iam("kms:CreateKey", "kms:TagResource")])
+    tagger.create_key(Tags=[{"TagKey": "team", "TagValue": "a"}])
+    restricted = enforced.control.identity(ALICE, policies=[iam(
+        "kms:CreateKey", "kms:TagResource", condition={"StringEquals": {"aws:RequestTag/team": "a"}})])
+    restricted.create_key(Tags=[{"TagKey": "team", "TagValue": "a"}])
+    denial(restricted.create_key, Tags=[{"TagKey": "team", "TagValue": "b"}])
+
+
+def test_conditions_on_the_keys_tags_and_aliases(enforced, kms):
+    tagged = kms.create_key(Tags=[{"TagKey": "team", "TagValue": "red"}])["KeyMetadata"]["KeyId"]
+    other = kms.create_key(Tags=[{"TagKey": "team", "TagValue": "blue"}])["KeyMetadata"]["KeyId"]
+    kms.create_alias(AliasName="alias/red-orders", TargetKeyId=tagged)
+    by_tag = enforced.control.identity(ALICE, policies=[iam(
+        "kms:Encrypt", condition={"StringEquals": {"aws:ResourceTag/team": "red"}})])
+    by_tag.encrypt(KeyId=tagged, Plaintext=b"p")
+    denial(by_tag.encrypt, KeyId=other, Plaintext=b"p")
+    by_alias = enforced.control.identity(BOB, policies=[iam(
+        "kms:Encrypt", condition={"ForAnyValue:StringLike": {"kms:ResourceAliases": "alias/red-*"}})])
+    by_alias.encrypt(KeyId=tagged, Plaintext=b"p")
+    denial(by_alias.encrypt, KeyId=other, Plaintext=b"p")
+    via_alias = enforced.control.identity(f"arn:aws:iam::{ACCOUNT}:user/carol", policies=[iam(
+        "kms:Encrypt", condition={"StringEquals": {"kms:RequestAlias": "alias/red-orders"}})])
+    via_alias.encrypt(KeyId="alias/red-orders", Plaintext=b"p")
+    denial(via_alias.encrypt, KeyId=tagged, Plaintext=b"p")

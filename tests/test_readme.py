@@ -40,6 +40,14 @@ def test_the_plugin_examples_pass_as_written(pytester):
     result.assert_outcomes(passed=9)
 
 
+def test_the_access_control_example_passes_as_written(pytester):
+    (example,) = [b for b in _python_blocks("Access control") if "def test_" in b]
+    pytester.makepyfile(test_access=example)
+    for mode in ("server", "in-process"):
+        pytester.runpytest_subprocess("-p", "no:cacheprovider", f"--fakekms-mode={mode}",
+                                      timeout=120).assert_outcomes(passed=1)
+
+
 def test_the_control_example_runs(monkeypatch):
     (example,) = [b for b in _python_blocks("In pytest") if "start_server" in b]
     monkeypatch.chdir(ROOT)

@@ -147,6 +147,8 @@ def _prepare_create_key(ctx: RequestContext, req: dict) -> _NewKey:
 def create_key(ctx: RequestContext, req: dict) -> dict:
     new: _NewKey = ctx.prepared
     admit_account(ctx)
+    if new.tags:  # CreateKey with Tags also needs kms:TagResource, as the permissions reference says
+        admit_account(ctx, "kms:TagResource")
     key = factory.create(
         ctx,
         key_spec=new.key_spec,
