@@ -38,6 +38,10 @@ class AccessRequest:
 class Authorizer:
     """Allows everything; subclasses refuse by raising ``AccessDeniedException``."""
 
+    # Whether another account's key, named by its ARN, is looked up at all: only where policies
+    # can allow it.
+    cross_account = False
+
     def authorize(self, request: AccessRequest) -> None:
         pass
 
@@ -121,7 +125,11 @@ class PolicyAuthorizer(Authorizer):
     policy or the caller's IAM policies wins; a key policy statement naming the caller allows; one
     naming only the caller's account delegates to IAM (the account's root is allowed whatever
     IAM says); a grant whose grantee is the caller allows its operations when its constraints
-    hold. Calls on no key, or on an alias, are decided by IAM policies alone."""
+    hold. Calls on no key, or on an alias, are decided by IAM policies alone. Another account's
+    key needs both: its key policy must allow the caller or the caller's account, and the
+    caller's IAM policies must allow the call (or a grant must)."""
+
+    cross_account = True
 
     def authorize(self, request: AccessRequest) -> None:
         from . import condition_keys, policy
@@ -145,7 +153,8 @@ class PolicyAuthorizer(Authorizer):
             raise denied(request, f"the key policy's {policy.describe(verdict.denies[0])}", "resource-deny")
         if identity_denies:
             raise denied(request, f"the caller's IAM {policy.describe(identity_denies[0])}", "identity-deny")
-        if any(not m.by_account for m in verdict.allows):
+        external = key.account != caller.account
+        if not external and any(not m.by_account for m in verdict.allows):
             return
         if verdict.allows and identity_allows:
             return

@@ -198,3 +198,37 @@ def test_conditions_on_the_keys_tags_and_aliases(enforced, kms):
         "kms:Encrypt", condition={"StringEquals": {"kms:RequestAlias": "alias/red-orders"}})])
     via_alias.encrypt(KeyId="alias/red-orders", Plaintext=b"p")
     denial(via_alias.encrypt, KeyId=tagged, Plaintext=b"p")
+
+
+OTHER = "444455556666"
+
+
+def test_cross_account_use_needs_the_key_policy_and_the_callers_iam(enforced, kms):
+    shared_policy = key_policy({"Sid": "partner", "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{OTHER}:root"},
+                                "Action": ["kms:Encrypt", "kms:Decrypt", "kms:DescribeKey"], "Resource": "*"})
+    shared = kms.create_key(Policy=shared_policy)["KeyMetadata"]
+    private = kms.create_key()["KeyMetadata"]
+    partner = enforced.control.identity(f"arn:aws:iam::{OTHER}:user/partner", policies=[iam("kms:Encrypt", "kms:Decrypt")])
+    blob = partner.encrypt(KeyId=shared["Arn"], Plaintext=b"p")["CiphertextBlob"]
+    assert partner.decrypt(CiphertextBlob=blob)["Plaintext"] == b"p"  # the blob names the key
+    assert kms.decrypt(CiphertextBlob=blob)["Plaintext"] == b"p"
+    no_iam = enforced.control.identity(f"arn:aws:iam::{OTHER}:user/intern")
+    assert denial(no_iam.encrypt, KeyId=shared["Arn"], Plaintext=b"p").endswith(
+        "because no identity-based policy allows the kms:Encrypt action")
+    assert denial(partner.encrypt, KeyId=private["Arn"], Plaintext=b"p").endswith(
+        "because no resource-based policy allows the kms:Encrypt action")
+    partner_root = enforced.control.identity(f"arn:aws:iam::{OTHER}:root")
+    partner_root.describe_key(KeyId=shared["Arn"])
+    # Only operations AWS allows across accounts, and only by key ARN.
+    kms_error("NotFoundException", partner.enable_key, KeyId=shared["Arn"])
+    kms_error("NotFoundException", partner.encrypt, KeyId=shared["KeyId"], Plaintext=b"p")
+    kms_error("NotFoundException", partner.encrypt, KeyId=shared["Arn"].replace(shared["KeyId"], "0" * 8 + shared["KeyId"][8:]),
+              Plaintext=b"p")
+    event = enforced.control.audit.calls("Encrypt", succeeded=True)[-1]
+    assert event["resources"][0]["accountId"] == ACCOUNT and event["userIdentity"]["accountId"] == OTHER
+
+
+def test_without_enforcement_another_accounts_key_is_not_found(backend, kms):
+    key = kms.create_key()["KeyMetadata"]
+    partner = backend.control.identity(f"arn:aws:iam::{OTHER}:user/partner")
+    kms_error("NotFoundException", partner.encrypt, KeyId=key["Arn"], Plaintext=b"p")

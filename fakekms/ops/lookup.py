@@ -47,8 +47,17 @@ def _alias_not_found(ctx: RequestContext, alias_name: str) -> errors.KMSError:
     return errors.NotFoundException(f"Alias {ctx.alias_arn(alias_name)} is not found.")
 
 
-def resolve_key_id(ctx: RequestContext, value: str, member: str = "KeyId") -> str:
-    """The key id that ``value`` names, following an alias where the operation allows one."""
+@cache
+def cross_account(operation: str) -> bool:
+    """Whether the operation takes another account's key, as its documentation says
+    ("Cross-account use: Yes")."""
+    return re.search(r"Cross-account use</b>:\s*Yes", model.operation_doc(operation)) is not None
+
+
+def resolve_key_id(ctx: RequestContext, value: str, member: str = "KeyId") -> tuple[str, str]:
+    """(account, key id) of the key ``value`` names, following an alias where the operation
+    allows one. Another account's key ARN names that account's key only where the operation
+    allows cross-account use and policies are enforced (they decide whether it may be used)."""
     alias_name = None
     if value.startswith("arn:"):
         arn = value
@@ -66,9 +75,13 @@ def resolve_key_id(ctx: RequestContext, value: str, member: str = "KeyId") -> st
             raise errors.NotFoundException(
                 f"Invalid arn {region}", detail=f"the ARN names {region}; the caller is in {ctx.region}"
             )
+        if account != ctx.account and alias_name is None and _sees_other_accounts(ctx):
+            if not KEY_ID.fullmatch(value):
+                raise errors.NotFoundException(f"Invalid keyId '{value}'")
+            return account, value
         if account != ctx.account:
-            # Cross-account use needs key policies, which come later; until then another
-            # account's key is simply not visible here.
+            # Without enforcement no policy can allow another account, so its keys are not
+            # visible; nor through an operation that takes only the caller's own keys.
             raise errors.NotFoundException(
                 f"Key '{arn}' does not exist",
                 detail=f"the ARN names account {account}; the caller is {ctx.account}",
@@ -81,10 +94,14 @@ def resolve_key_id(ctx: RequestContext, value: str, member: str = "KeyId") -> st
         alias = ctx.tx.get_alias(ctx.account, ctx.region, alias_name)
         if alias is None:
             raise _alias_not_found(ctx, alias_name)
-        return alias.key_id
+        return ctx.account, alias.key_id
     if not KEY_ID.fullmatch(value):
         raise errors.NotFoundException(f"Invalid keyId '{value}'")
-    return value
+    return ctx.account, value
+
+
+def _sees_other_accounts(ctx: RequestContext) -> bool:
+    return getattr(ctx.authorizer, "cross_account", False) and cross_account(ctx.operation)
 
 
 def named_alias(ctx: RequestContext, value: str, member: str) -> str | None:
@@ -104,10 +121,11 @@ def find_key(ctx: RequestContext, value: str, member: str = "KeyId", *, check_st
              action: str | None = None) -> KeyRecord:
     """The key a request names, authorized (for ``action``, by default the operation's), after
     the key-state check for the operation."""
-    key_id = resolve_key_id(ctx, value, member)
-    key = ctx.tx.get_key(ctx.account, ctx.region, key_id)
+    account, key_id = resolve_key_id(ctx, value, member)
+    key = ctx.tx.get_key(account, ctx.region, key_id)
     if key is None:
-        raise _not_found(ctx, key_id)
+        raise errors.NotFoundException(f"Key '{value}' does not exist") if account != ctx.account \
+            else _not_found(ctx, key_id)
     admit(ctx, key, action)
     if check_state:
         keystates.check(ctx.operation, key.key_state, key.arn)
@@ -123,7 +141,8 @@ def find_by_id(ctx: RequestContext, region: str, key_id: str, action: str | None
 
 def find_sealing_key(ctx: RequestContext, account: str, key_id: str) -> KeyRecord | None:
     """The key a symmetric ciphertext names, authorized; None if it is not here."""
-    key = ctx.tx.get_key(account, ctx.region, key_id) if account == ctx.account else None
+    visible = account == ctx.account or _sees_other_accounts(ctx)
+    key = ctx.tx.get_key(account, ctx.region, key_id) if visible else None
     # ReEncrypt needs kms:ReEncryptFrom on the key that sealed the ciphertext.
     action = "kms:ReEncryptFrom" if ctx.operation == "ReEncrypt" else None
     return admit(ctx, key, action) if key is not None else None
