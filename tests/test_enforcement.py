@@ -232,3 +232,113 @@ def test_without_enforcement_another_accounts_key_is_not_found(backend, kms):
     key = kms.create_key()["KeyMetadata"]
     partner = backend.control.identity(f"arn:aws:iam::{OTHER}:user/partner")
     kms_error("NotFoundException", partner.encrypt, KeyId=key["Arn"], Plaintext=b"p")
+
+
+def _key(kms, **create):
+    return kms.create_key(**create)["KeyMetadata"]
+
+
+# (condition key, operator, policy value, action(s), call allowed, call denied): each kms: and aws:
+# key filled from the request, checked through boto3 with an IAM policy that names it.
+CONDITION_CASES = [
+    ("kms:CallerAccount", "StringEquals", ACCOUNT, ["kms:DescribeKey"],
+     lambda c, k: c.describe_key(KeyId=k["KeyId"]), None),
+    ("aws:PrincipalArn", "ArnLike", ALICE, ["kms:DescribeKey"], lambda c, k: c.describe_key(KeyId=k["KeyId"]), None),
+    ("aws:PrincipalAccount", "StringEquals", ACCOUNT, ["kms:DescribeKey"],
+     lambda c, k: c.describe_key(KeyId=k["KeyId"]), None),
+    ("aws:PrincipalType", "StringEquals", "User", ["kms:DescribeKey"], lambda c, k: c.describe_key(KeyId=k["KeyId"]), None),
+    ("aws:userid", "StringLike", "AIDA*", ["kms:DescribeKey"], lambda c, k: c.describe_key(KeyId=k["KeyId"]), None),
+    ("aws:SourceIp", "IpAddress", "127.0.0.0/8", ["kms:DescribeKey"], lambda c, k: c.describe_key(KeyId=k["KeyId"]), None),
+    ("aws:SecureTransport", "Bool", "false", ["kms:DescribeKey"], lambda c, k: c.describe_key(KeyId=k["KeyId"]), None),
+    ("aws:ViaAWSService", "Bool", "false", ["kms:DescribeKey"], lambda c, k: c.describe_key(KeyId=k["KeyId"]), None),
+    ("aws:CurrentTime", "DateGreaterThan", "2020-01-01T00:00:00Z", ["kms:DescribeKey"],
+     lambda c, k: c.describe_key(KeyId=k["KeyId"]), None),
+    ("aws:EpochTime", "NumericGreaterThan", "1577836800", ["kms:DescribeKey"],
+     lambda c, k: c.describe_key(KeyId=k["KeyId"]), None),
+    ("kms:EncryptionAlgorithm", "StringEquals", "RSAES_OAEP_SHA_256", ["kms:Encrypt"],
+     lambda c, k: c.encrypt(KeyId=k["KeyId"], Plaintext=b"p", EncryptionAlgorithm="RSAES_OAEP_SHA_256"),
+     lambda c, k: c.encrypt(KeyId=k["KeyId"], Plaintext=b"p", EncryptionAlgorithm="RSAES_OAEP_SHA_1")),
+    ("kms:SigningAlgorithm", "StringEquals", "ECDSA_SHA_256", ["kms:Sign"],
+     lambda c, k: c.sign(KeyId=k["KeyId"], Message=b"m", SigningAlgorithm="ECDSA_SHA_256"), None),
+    ("kms:MessageType", "StringEquals", "RAW", ["kms:Sign"],
+     lambda c, k: c.sign(KeyId=k["KeyId"], Message=b"m", SigningAlgorithm="ECDSA_SHA_256", MessageType="RAW"),
+     lambda c, k: c.sign(KeyId=k["KeyId"], Message=bytes(32), SigningAlgorithm="ECDSA_SHA_256", MessageType="DIGEST")),
+    ("kms:MacAlgorithm", "StringEquals", "HMAC_SHA_256", ["kms:GenerateMac"],
+     lambda c, k: c.generate_mac(KeyId=k["KeyId"], Message=b"m", MacAlgorithm="HMAC_SHA_256"), None),
+    ("kms:KeySpec", "StringEquals", "RSA_2048", ["kms:Encrypt"],
+     lambda c, k: c.encrypt(KeyId=k["KeyId"], Plaintext=b"p", EncryptionAlgorithm="RSAES_OAEP_SHA_256"), None),
+    ("kms:KeyUsage", "StringEquals", "ENCRYPT_DECRYPT", ["kms:Encrypt"],
+     lambda c, k: c.encrypt(KeyId=k["KeyId"], Plaintext=b"p", EncryptionAlgorithm="RSAES_OAEP_SHA_256"), None),
+    ("kms:CustomerMasterKeySpec", "StringEquals", "RSA_2048", ["kms:Encrypt"],
+     lambda c, k: c.encrypt(KeyId=k["KeyId"], Plaintext=b"p", EncryptionAlgorithm="RSAES_OAEP_SHA_256"), None),
+    ("kms:KeyOrigin", "StringEquals", "AWS_KMS", ["kms:DescribeKey"], lambda c, k: c.describe_key(KeyId=k["KeyId"]), None),
+    ("kms:KeyManager", "StringEquals", "CUSTOMER", ["kms:DescribeKey"], lambda c, k: c.describe_key(KeyId=k["KeyId"]), None),
+    ("kms:MultiRegion", "Bool", "false", ["kms:DescribeKey"], lambda c, k: c.describe_key(KeyId=k["KeyId"]), None),
+    ("kms:DataKeyPairSpec", "StringEquals", "ECC_NIST_P256", ["kms:GenerateDataKeyPair"],
+     lambda c, k: c.generate_data_key_pair(KeyId=k["KeyId"], KeyPairSpec="ECC_NIST_P256"),
+     lambda c, k: c.generate_data_key_pair(KeyId=k["KeyId"], KeyPairSpec="ECC_NIST_P384")),
+    ("kms:GrantOperations", "ForAllValues:StringEquals", ["Decrypt", "Encrypt"], ["kms:CreateGrant"],
+     lambda c, k: c.create_grant(KeyId=k["KeyId"], GranteePrincipal=BOB, Operations=["Decrypt"]),
+     lambda c, k: c.create_grant(KeyId=k["KeyId"], GranteePrincipal=BOB, Operations=["Decrypt", "ReEncryptFrom"])),
+    ("kms:GranteePrincipal", "StringEquals", BOB, ["kms:CreateGrant"],
+     lambda c, k: c.create_grant(KeyId=k["KeyId"], GranteePrincipal=BOB, Operations=["Decrypt"]),
+     lambda c, k: c.create_grant(KeyId=k["KeyId"], GranteePrincipal=ALICE, Operations=["Decrypt"])),
+    ("kms:GrantConstraintType", "StringEquals", "EncryptionContextSubset", ["kms:CreateGrant"],
+     lambda c, k: c.create_grant(KeyId=k["KeyId"], GranteePrincipal=BOB, Operations=["Decrypt"],
+                                 Constraints={"EncryptionContextSubset": {"a": "b"}}),
+     lambda c, k: c.create_grant(KeyId=k["KeyId"], GranteePrincipal=BOB, Operations=["Decrypt"])),
+    ("kms:ScheduleKeyDeletionPendingWindowInDays", "NumericGreaterThanEquals", "20", ["kms:ScheduleKeyDeletion"],
+     lambda c, k: c.schedule_key_deletion(KeyId=k["KeyId"], PendingWindowInDays=20),
+     lambda c, k: c.schedule_key_deletion(KeyId=k["KeyId"], PendingWindowInDays=7)),
+    ("kms:RotationPeriodInDays", "NumericLessThanEquals", "180", ["kms:EnableKeyRotation"],
+     lambda c, k: c.enable_key_rotation(KeyId=k["KeyId"], RotationPeriodInDays=90),
+     lambda c, k: c.enable_key_rotation(KeyId=k["KeyId"], RotationPeriodInDays=365)),
+    ("kms:WrappingAlgorithm", "StringEquals", "RSAES_OAEP_SHA_256", ["kms:GetParametersForImport"],
+     lambda c, k: c.get_parameters_for_import(KeyId=k["KeyId"], WrappingAlgorithm="RSAES_OAEP_SHA_256",
+                                              WrappingKeySpec="RSA_2048"),
+     lambda c, k: c.get_parameters_for_import(KeyId=k["KeyId"], WrappingAlgorithm="RSAES_OAEP_SHA_1",
+                                              WrappingKeySpec="RSA_2048")),
+    ("kms:WrappingKeySpec", "StringEquals", "RSA_2048", ["kms:GetParametersForImport"],
+     lambda c, k: c.get_parameters_for_import(KeyId=k["KeyId"], WrappingAlgorithm="RSAES_OAEP_SHA_256",
+                                              WrappingKeySpec="RSA_2048"),
+     lambda c, k: c.get_parameters_for_import(KeyId=k["KeyId"], WrappingAlgorithm="RSAES_OAEP_SHA_256",
+                                              WrappingKeySpec="RSA_3072")),
+    ("kms:ReplicaRegion", "StringEquals", "eu-west-1", ["kms:ReplicateKey", "kms:CreateKey"],
+     lambda c, k: c.replicate_key(KeyId=k["KeyId"], ReplicaRegion="eu-west-1"),
+     lambda c, k: c.replicate_key(KeyId=k["KeyId"], ReplicaRegion="eu-west-2")),
+]
+_KEYS_FOR = {
+    "kms:EncryptionAlgorithm": {"KeySpec": "RSA_2048", "KeyUsage": "ENCRYPT_DECRYPT"},
+    "kms:KeySpec": {"KeySpec": "RSA_2048", "KeyUsage": "ENCRYPT_DECRYPT"},
+    "kms:KeyUsage": {"KeySpec": "RSA_2048", "KeyUsage": "ENCRYPT_DECRYPT"},
+    "kms:CustomerMasterKeySpec": {"KeySpec": "RSA_2048", "KeyUsage": "ENCRYPT_DECRYPT"},
+    "kms:SigningAlgorithm": {"KeySpec": "ECC_NIST_P256", "KeyUsage": "SIGN_VERIFY"},
+    "kms:MessageType": {"KeySpec": "ECC_NIST_P256", "KeyUsage": "SIGN_VERIFY"},
+    "kms:MacAlgorithm": {"KeySpec": "HMAC_256", "KeyUsage": "GENERATE_VERIFY_MAC"},
+    "kms:WrappingAlgorithm": {"Origin": "EXTERNAL"},
+    "kms:WrappingKeySpec": {"Origin": "EXTERNAL"},
+    "kms:ReplicaRegion": {"MultiRegion": True},
+}
+
+
+@pytest.mark.parametrize("name, operator, value, actions, allowed, refused",
+                         CONDITION_CASES, ids=[c[0] for c in CONDITION_CASES])
+def test_each_condition_key_is_filled_from_the_request(enforced, kms, name, operator, value, actions, allowed,
+                                                      refused):
+    key = _key(kms, **_KEYS_FOR.get(name, {}))
+    yes = enforced.control.identity(ALICE, policies=[iam(*actions, condition={operator: {name: value}})])
+    allowed(yes, key)
+    if refused is not None:
+        message = denial(refused, c=yes, k=key)
+        assert "no identity-based policy allows" in message
+    # The opposite condition refuses the call the first one allowed.
+    if operator == "Bool":  # the opposite truth value
+        operator, value = "Bool", "true" if value == "false" else "false"
+    negated = {"StringEquals": "StringNotEquals", "ArnLike": "ArnNotLike", "StringLike": "StringNotLike",
+               "IpAddress": "NotIpAddress", "Bool": "Bool",
+               "DateGreaterThan": "DateLessThanEquals", "NumericGreaterThan": "NumericLessThanEquals",
+               "NumericGreaterThanEquals": "NumericLessThan", "NumericLessThanEquals": "NumericGreaterThan",
+               "ForAllValues:StringEquals": "ForAnyValue:StringNotEquals"}[operator]
+    no = enforced.control.identity(ALICE, policies=[iam(*actions, condition={negated: {name: value}})])
+    key = _key(kms, **_KEYS_FOR.get(name, {}))
+    denial(allowed, c=no, k=key)
