@@ -153,6 +153,9 @@ class PolicyAuthorizer(Authorizer):
             raise denied(request, f"the key policy's {policy.describe(verdict.denies[0])}", "resource-deny")
         if identity_denies:
             raise denied(request, f"the caller's IAM {policy.describe(identity_denies[0])}", "identity-deny")
+        if (request.action == "kms:RetireGrant" and ctx is not None and ctx.grant is not None
+                and ctx.grant.key_id == key.key_id and may_retire(caller, ctx.grant)):
+            return  # the grant itself lets this caller retire it
         external = key.account != caller.account
         if not external and any(not m.by_account for m in verdict.allows):
             return
@@ -196,4 +199,21 @@ def _constraints_hold(constraints: dict, context: dict) -> bool:
     if "EncryptionContextSubset" in constraints:
         return all(lowered.get(k.lower()) == v for k, v in constraints["EncryptionContextSubset"].items())
     return True
+
+
+def may_retire(caller: Caller, grant) -> bool:
+    """Who may retire a grant whatever the policies say (the developer guide's "Retiring and
+    revoking grants"): its retiring principal (a grant to a role covers the role's sessions), a
+    grantee whose grant includes RetireGrant, and the account that created it."""
+    if caller.arn == grant.issuing_account or _names(caller, grant.retiring_principal):
+        return True
+    return _names(caller, grant.grantee_principal) and "RetireGrant" in grant.operations
+
+
+def _names(caller: Caller, principal: str | None) -> bool:
+    if principal is None:
+        return False
+    if principal in (caller.arn, caller.session_issuer):
+        return True
+    return caller.type == "Root" and principal == caller.account
 

@@ -83,6 +83,8 @@ class RequestContext:
     prepared: Any = None
     # The validated request, once the operation runs: condition keys are read from it.
     params: dict | None = None
+    # The grant a RetireGrant call names: its retiring principal needs no policy to retire it.
+    grant: Any = None
     # Material references made for this call: destroyed if its transaction does not commit.
     generated: list = field(default_factory=list)
     # Material references of deleted keys: destroyed once the deletion commits.

@@ -342,3 +342,17 @@ def test_each_condition_key_is_filled_from_the_request(enforced, kms, name, oper
     no = enforced.control.identity(ALICE, policies=[iam(*actions, condition={negated: {name: value}})])
     key = _key(kms, **_KEYS_FOR.get(name, {}))
     denial(allowed, c=no, k=key)
+
+
+def test_a_retiring_principal_needs_no_policy_to_retire(enforced, kms):
+    key = kms.create_key()["KeyMetadata"]["KeyId"]
+    out = kms.create_grant(KeyId=key, GranteePrincipal=APP_ROLE, Operations=["Decrypt"], RetiringPrincipal=BOB)
+    bob = enforced.control.identity(BOB)  # no IAM policy at all
+    bob.retire_grant(KeyId=key, GrantId=out["GrantId"])
+    again = kms.create_grant(KeyId=key, GranteePrincipal=APP_ROLE, Operations=["Decrypt"], RetiringPrincipal=BOB)
+    bob.retire_grant(GrantToken=again["GrantToken"])
+    stranger = enforced.control.identity(ALICE)
+    third = kms.create_grant(KeyId=key, GranteePrincipal=APP_ROLE, Operations=["Decrypt"], RetiringPrincipal=BOB)
+    denial(stranger.retire_grant, KeyId=key, GrantId=third["GrantId"])
+    admin = enforced.control.identity(ALICE, policies=[iam("kms:RetireGrant")])
+    denial(admin.retire_grant, KeyId=key, GrantId=third["GrantId"])  # IAM is not enough: not the grant's

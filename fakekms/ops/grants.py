@@ -14,7 +14,7 @@ import binascii
 import re
 
 from .. import errors, keyspecs
-from ..authorize import admit_account
+from ..authorize import admit_account, may_retire
 from ..context import RequestContext
 from ..state import GrantRecord, KeyRecord
 from . import operation, paging
@@ -236,32 +236,11 @@ def list_retirable_grants(ctx: RequestContext, req: dict) -> dict:
     return paging.positioned_page(rows, limit, "retirable-grants", "Grants", lambda g: list_entry(ctx, g))
 
 
-def _may_retire(ctx: RequestContext, grant: GrantRecord) -> bool:
-    """The retiring principal, the grantee of a grant that includes RetireGrant, or the account
-    that created the grant (the developer guide's "Retiring and revoking grants")."""
-    caller = ctx.caller
-    if caller is None or caller.arn == grant.issuing_account:
-        return True
-    if _is(caller, grant.retiring_principal):
-        return True
-    return _is(caller, grant.grantee_principal) and "RetireGrant" in grant.operations
-
-
-def _is(caller, principal: str | None) -> bool:
-    """Whether a grant's principal names the caller: its ARN, the role of its session, or (for
-    an account's root) the account."""
-    if principal is None:
-        return False
-    if principal in (caller.arn, caller.session_issuer):
-        return True
-    return caller.type == "Root" and principal == caller.account
-
-
 @operation("RetireGrant")
 def retire_grant(ctx: RequestContext, req: dict) -> None:
     token, key_id, grant_id = req.get("GrantToken"), req.get("KeyId"), req.get("GrantId")
     if token is not None:
-        grant = grant_of_token(ctx, token)
+        grant = ctx.grant = grant_of_token(ctx, token)
         if grant_id is not None and grant_id != grant.grant_id:
             raise errors.ValidationException("The GrantId does not match the grant of the GrantToken.")
         if (grant.account, grant.region) == (ctx.account, ctx.region):
@@ -273,9 +252,10 @@ def retire_grant(ctx: RequestContext, req: dict) -> None:
         if key_id is None or grant_id is None:
             raise errors.ValidationException("Specify a GrantToken, or a KeyId and a GrantId.")
         _require_grant_id(grant_id)
+        ctx.grant = ctx.tx.grant(grant_id)
         key = find_key(ctx, key_id, check_state=False)
         grant = _grant_on(ctx, key, grant_id)
-    if not _may_retire(ctx, grant):
+    if ctx.caller is not None and not may_retire(ctx.caller, grant):
         raise errors.AccessDeniedException(
             f"User: {ctx.caller.arn} is not authorized to perform: kms:RetireGrant on resource: {key.arn}",
             detail="only the retiring principal, a grantee with RetireGrant, or the issuing account may retire",
