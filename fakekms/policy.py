@@ -12,13 +12,14 @@ combine for KMS is the authorize step's business; this module answers for one do
 
 from __future__ import annotations
 
-import datetime
 import ipaddress
 import json
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Callable
+
+from .clock import epoch_seconds
 
 
 @dataclass(frozen=True)
@@ -262,20 +263,11 @@ def _substitute(text, request: Request) -> str | None:
 
 
 def _parse_date(value) -> float | None:
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    text = str(value)
+    """A Date* operand: epoch seconds, or ISO 8601 (as the clock reads them); None if neither."""
     try:
-        return float(text)
-    except ValueError:
-        pass
-    try:
-        moment = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return epoch_seconds(value if isinstance(value, (int, float)) else str(value))
     except ValueError:
         return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=datetime.timezone.utc)
-    return moment.timestamp()
 
 
 def _number(value) -> float | None:
