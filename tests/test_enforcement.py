@@ -235,7 +235,11 @@ def test_without_enforcement_another_accounts_key_is_not_found(backend, kms):
 
 
 def _key(kms, **create):
-    return kms.create_key(**create)["KeyMetadata"]
+    """A new key's metadata, with a ciphertext of it under ``Blob`` for symmetric keys."""
+    meta = kms.create_key(**create)["KeyMetadata"]
+    if meta["KeySpec"] == "SYMMETRIC_DEFAULT" and meta["KeyState"] == "Enabled":
+        meta["Blob"] = kms.encrypt(KeyId=meta["KeyId"], Plaintext=b"p")["CiphertextBlob"]
+    return meta
 
 
 # (condition key, operator, policy value, action(s), call allowed, call denied): each kms: and aws:
@@ -303,6 +307,23 @@ CONDITION_CASES = [
                                               WrappingKeySpec="RSA_2048"),
      lambda c, k: c.get_parameters_for_import(KeyId=k["KeyId"], WrappingAlgorithm="RSAES_OAEP_SHA_256",
                                               WrappingKeySpec="RSA_3072")),
+    ("kms:KeyAgreementAlgorithm", "StringEquals", "ECDH", ["kms:DeriveSharedSecret"],
+     lambda c, k: c.derive_shared_secret(KeyId=k["KeyId"], KeyAgreementAlgorithm="ECDH", PublicKey=_peer()), None),
+    ("kms:RetiringPrincipal", "StringEquals", BOB, ["kms:CreateGrant"],
+     lambda c, k: c.create_grant(KeyId=k["KeyId"], GranteePrincipal=BOB, RetiringPrincipal=BOB, Operations=["Decrypt"]),
+     lambda c, k: c.create_grant(KeyId=k["KeyId"], GranteePrincipal=BOB, RetiringPrincipal=ALICE,
+                                 Operations=["Decrypt"])),
+    ("kms:BypassPolicyLockoutSafetyCheck", "Bool", "false", ["kms:PutKeyPolicy"],
+     lambda c, k: c.put_key_policy(KeyId=k["KeyId"], Policy=key_policy(), BypassPolicyLockoutSafetyCheck=False),
+     lambda c, k: c.put_key_policy(KeyId=k["KeyId"], Policy=key_policy(), BypassPolicyLockoutSafetyCheck=True)),
+    ("kms:MultiRegionKeyType", "StringEquals", "PRIMARY", ["kms:DescribeKey"],
+     lambda c, k: c.describe_key(KeyId=k["KeyId"]), None),
+    ("aws:TagKeys", "ForAllValues:StringEquals", ["team", "cost"], ["kms:TagResource"],
+     lambda c, k: c.tag_resource(KeyId=k["KeyId"], Tags=[{"TagKey": "team", "TagValue": "a"}]),
+     lambda c, k: c.tag_resource(KeyId=k["KeyId"], Tags=[{"TagKey": "owner", "TagValue": "a"}])),
+    ("kms:ReEncryptOnSameKey", "Bool", "true", ["kms:ReEncryptFrom", "kms:ReEncryptTo"],
+     lambda c, k: c.re_encrypt(CiphertextBlob=k["Blob"], SourceKeyId=k["KeyId"], DestinationKeyId=k["KeyId"]),
+     None),
     ("kms:ReplicaRegion", "StringEquals", "eu-west-1", ["kms:ReplicateKey", "kms:CreateKey"],
      lambda c, k: c.replicate_key(KeyId=k["KeyId"], ReplicaRegion="eu-west-1"),
      lambda c, k: c.replicate_key(KeyId=k["KeyId"], ReplicaRegion="eu-west-2")),
@@ -318,7 +339,17 @@ _KEYS_FOR = {
     "kms:WrappingAlgorithm": {"Origin": "EXTERNAL"},
     "kms:WrappingKeySpec": {"Origin": "EXTERNAL"},
     "kms:ReplicaRegion": {"MultiRegion": True},
+    "kms:KeyAgreementAlgorithm": {"KeySpec": "ECC_NIST_P256", "KeyUsage": "KEY_AGREEMENT"},
+    "kms:MultiRegionKeyType": {"MultiRegion": True},
 }
+
+
+def _peer() -> bytes:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    return ec.generate_private_key(ec.SECP256R1()).public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
 @pytest.mark.parametrize("name, operator, value, actions, allowed, refused",
