@@ -4,8 +4,9 @@ before the operation may use it.
 Keys reach an operation only through ``ops.lookup`` (a key id, ARN or alias in the request, or a
 key named inside a ciphertext) and the other Regions' copies of a multi-Region key through
 ``admit`` too, so one ``Authorizer`` sees every (caller, action, resource) a call involves. The
-default one applies the rules fakekms has so far: an AWS managed key allows only what its key
-policy's Allow statements name. Key policies, IAM policies and grants come next, in this step.
+default one (enforcement off) lets everything through but what an AWS managed key's policy does
+not name; ``PolicyAuthorizer`` (``--enforce-policies``) decides as AWS KMS does, from the key
+policy, the caller's IAM policies and the key's grants (``policy`` evaluates each document).
 """
 
 from __future__ import annotations

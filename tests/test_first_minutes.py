@@ -338,7 +338,7 @@ def test_doctor_says_what_to_change_then_that_all_is_set(tmp_path):
         result = fakekms("doctor", "--endpoint", srv.endpoint, env=bare)
         assert result.returncode == 1
         lines = result.stdout.splitlines()
-        assert lines[0].startswith(f"ok    fakekms ") and f"answers at {srv.endpoint} (from --endpoint)" in lines[0]
+        assert lines[0].startswith("ok    fakekms ") and f"answers at {srv.endpoint} (from --endpoint)" in lines[0]
         assert f"FIX   AWS_ENDPOINT_URL_KMS is not set, so SDKs and the AWS CLI in this shell call AWS itself: " \
                f"export AWS_ENDPOINT_URL_KMS={srv.endpoint}" in lines
         assert any(line.startswith("FIX   no Region is configured") for line in lines)

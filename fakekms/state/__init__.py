@@ -11,6 +11,6 @@ def open_store(db: str = ":memory:", *, audit_retention: int = DEFAULT_AUDIT_RET
     return SQLiteStore(db, audit_retention=audit_retention)
 
 
-__all__ = ["AliasRecord", "DEFAULT_AUDIT_RETENTION", "ImportTokenRecord", "KeyRecord", "KeyUse",
+__all__ = ["AliasRecord", "DEFAULT_AUDIT_RETENTION", "GrantRecord", "ImportTokenRecord", "KeyRecord", "KeyUse",
            "MaterialRecord", "ReadTransaction", "SQLiteStore", "Store", "StoreError", "Transaction",
            "open_store"]
