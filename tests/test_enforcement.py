@@ -387,3 +387,73 @@ def test_a_retiring_principal_needs_no_policy_to_retire(enforced, kms):
     denial(stranger.retire_grant, KeyId=key, GrantId=third["GrantId"])
     admin = enforced.control.identity(ALICE, policies=[iam("kms:RetireGrant")])
     denial(admin.retire_grant, KeyId=key, GrantId=third["GrantId"])  # IAM is not enough: not the grant's
+
+
+SESSION = f"arn:aws:sts::{ACCOUNT}:assumed-role/app/worker"
+PARTNER = f"arn:aws:iam::{OTHER}:user/partner"
+S3 = f"s3.{REGION}.amazonaws.com"
+KEY_POLICIES = {
+    "default": key_policy(),
+    "names-alice": key_policy({"Effect": "Allow", "Principal": {"AWS": ALICE}, "Action": ["kms:Encrypt", "kms:Decrypt"],
+                               "Resource": "*"}),
+    "tenant-a-only": key_policy({"Effect": "Deny", "Principal": {"AWS": "*"}, "Action": "kms:Decrypt", "Resource": "*",
+                                 "Condition": {"StringNotEquals": {"kms:EncryptionContext:tenant": "a"}}}),
+    "app-through-s3": key_policy({"Effect": "Allow", "Principal": {"AWS": APP_ROLE}, "Action": "kms:Decrypt",
+                                  "Resource": "*", "Condition": {"StringEquals": {"kms:ViaService": S3}}}),
+    "partner": key_policy({"Effect": "Allow", "Principal": {"AWS": OTHER}, "Action": ["kms:Encrypt", "kms:Decrypt"],
+                           "Resource": "*"}),
+}
+ALLOW_BOTH = iam("kms:Encrypt", "kms:Decrypt")
+DENY_DECRYPT = iam("kms:Decrypt", effect="Deny")
+NO_RESOURCE = "because no resource-based policy allows the kms:Decrypt action"
+NO_IDENTITY = "because no identity-based policy allows the kms:Decrypt action"
+RESOURCE_DENY = "with an explicit deny in a resource-based policy"
+IDENTITY_DENY = "with an explicit deny in an identity-based policy"
+GRANT_TENANT_A = {"GranteePrincipal": APP_ROLE, "Operations": ["Decrypt"],
+                  "Constraints": {"EncryptionContextSubset": {"tenant": "a"}}}
+
+# (caller ARN, via service, IAM policies, key policy, grant, tenant of the ciphertext, expected for Decrypt)
+MATRIX = [
+    (ALICE, None, [], "default", None, "a", NO_IDENTITY),
+    (ALICE, None, [ALLOW_BOTH], "default", None, "a", "allowed"),
+    (ALICE, None, [ALLOW_BOTH, DENY_DECRYPT], "default", None, "a", IDENTITY_DENY),
+    (ALICE, None, [], "names-alice", None, "a", "allowed"),
+    (ALICE, None, [DENY_DECRYPT], "names-alice", None, "a", IDENTITY_DENY),
+    (BOB, None, [], "names-alice", None, "a", NO_IDENTITY),
+    (ALICE, None, [ALLOW_BOTH], "tenant-a-only", None, "a", "allowed"),
+    (ALICE, None, [ALLOW_BOTH], "tenant-a-only", None, "b", RESOURCE_DENY),
+    (f"arn:aws:iam::{ACCOUNT}:root", None, [], "tenant-a-only", None, "b", RESOURCE_DENY),
+    (f"arn:aws:iam::{ACCOUNT}:root", None, [], "default", None, "b", "allowed"),
+    (SESSION, None, [], "default", None, "a", NO_IDENTITY),
+    (SESSION, None, [], "default", GRANT_TENANT_A, "a", "allowed"),
+    (SESSION, None, [], "default", GRANT_TENANT_A, "b", NO_IDENTITY),
+    (SESSION, None, [], "app-through-s3", None, "a", NO_IDENTITY),
+    (SESSION, S3, [], "app-through-s3", None, "a", "allowed"),
+    (SESSION, f"ec2.{REGION}.amazonaws.com", [], "app-through-s3", None, "a", NO_IDENTITY),
+    (PARTNER, None, [ALLOW_BOTH], "default", None, "a", NO_RESOURCE),
+    (PARTNER, None, [ALLOW_BOTH], "partner", None, "a", "allowed"),
+    (PARTNER, None, [], "partner", None, "a", NO_IDENTITY),
+    (PARTNER, None, [ALLOW_BOTH, DENY_DECRYPT], "partner", None, "a", IDENTITY_DENY),
+]
+
+
+@pytest.mark.parametrize("caller, via, policies, policy_name, grant_request, tenant, expected", MATRIX,
+                         ids=[f"{n}" for n in range(len(MATRIX))])
+def test_the_decision_matrix(enforced, kms, caller, via, policies, policy_name, grant_request, tenant, expected):
+    """Who decrypts what: principals x key policies x IAM policies x grants x encryption contexts x
+    the service a call comes through, each with AWS's answer."""
+    key = kms.create_key(Policy=KEY_POLICIES[policy_name])["KeyMetadata"]
+    if grant_request:
+        kms.create_grant(KeyId=key["KeyId"], **grant_request)
+    blob = kms.encrypt(KeyId=key["KeyId"], Plaintext=b"p", EncryptionContext={"tenant": tenant})["CiphertextBlob"]
+    client = enforced.control.identity(caller, policies=policies, via_service=via)
+    if expected == "allowed":
+        assert client.decrypt(CiphertextBlob=blob, EncryptionContext={"tenant": tenant})["Plaintext"] == b"p"
+    else:
+        message = denial(client.decrypt, CiphertextBlob=blob, EncryptionContext={"tenant": tenant})
+        assert message == f"User: {_caller_arn(caller)} is not authorized to perform: kms:Decrypt on resource: " \
+                          f"{key['Arn']} {expected}"
+
+
+def _caller_arn(arn: str) -> str:
+    return arn.replace(":iam::", ":sts::").replace(":role/", ":assumed-role/") + "/fakekms" if ":role/" in arn else arn

@@ -146,6 +146,15 @@ def test_invalid_principals_are_refused_in_aws_words(kms, principal):
         "Policy contains a statement with one or more invalid principals.")
 
 
+def test_a_key_policy_over_32_kb_is_refused(kms):
+    padding = {"Sid": "x" * 33000, "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"},
+               "Action": "kms:Describe*", "Resource": "*"}
+    policy = json.dumps({"Version": "2012-10-17", "Statement": [ROOT_STATEMENT, padding]})
+    message = kms_error("MalformedPolicyDocumentException", kms.create_key, Policy=policy)
+    assert "at most 32768 bytes" in message
+    assert kms.list_keys()["Keys"] == []
+
+
 def test_the_lockout_safety_check(kms):
     locking = [
         {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:user/bob"}, "Action": "kms:*",

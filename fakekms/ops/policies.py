@@ -44,6 +44,8 @@ _AWS_PRINCIPAL = re.compile(
     r"|arn:aws[a-z-]*:sts::\d{12}:(assumed-role|federated-user)/[\w+=,.@/-]+"
 )
 _SERVICE_PRINCIPAL = re.compile(r"[a-z0-9-]+(\.[a-z0-9-]+)*\.amazonaws\.com(\.cn)?")
+# A key policy's size quota (the developer guide's "Key policy document size": 32 KB).
+MAX_POLICY_BYTES = 32768
 _INVALID_PRINCIPALS = "Policy contains a statement with one or more invalid principals."
 _LOCKOUT = "The new key policy will not allow you to update the key policy in the future."
 
@@ -52,6 +54,10 @@ def validate_policy(policy: str, ctx: RequestContext | None = None, *, bypass_lo
                     key_arn: str = "*") -> None:
     """AWS's checks of a new key policy; with ``ctx`` and without ``bypass_lockout``, also the
     lockout safety check: the caller must still be allowed to call PutKeyPolicy on the key."""
+    if len(policy.encode()) > MAX_POLICY_BYTES:
+        raise errors.MalformedPolicyDocumentException(
+            f"The new key policy is {len(policy.encode())} bytes; a key policy may have at most "
+            f"{MAX_POLICY_BYTES} bytes (32 KB).")
     try:
         document = json.loads(policy)
     except ValueError as exc:
