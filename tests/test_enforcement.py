@@ -457,3 +457,44 @@ def test_the_decision_matrix(enforced, kms, caller, via, policies, policy_name, 
 
 def _caller_arn(arn: str) -> str:
     return arn.replace(":iam::", ":sts::").replace(":role/", ":assumed-role/") + "/fakekms" if ":role/" in arn else arn
+
+
+def test_import_replication_and_service_condition_keys(enforced, kms):
+    import datetime as dt
+    import os
+
+    from test_imports import import_material
+
+    external = kms.create_key(Origin="EXTERNAL")["KeyMetadata"]["KeyId"]
+    parameters = iam("kms:GetParametersForImport")
+    lasting = enforced.control.identity(ALICE, policies=[parameters, iam("kms:ImportKeyMaterial", condition={
+        "StringEquals": {"kms:ExpirationModel": "KEY_MATERIAL_DOES_NOT_EXPIRE"}})])
+    material = os.urandom(32)
+    import_material(lasting, external, material)
+    with pytest.raises(Exception, match="AccessDeniedException"):
+        import_material(lasting, external, material, ExpirationModel="KEY_MATERIAL_EXPIRES",
+                        ValidTo=dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=3))
+    soon = enforced.control.identity(ALICE, policies=[parameters, iam("kms:ImportKeyMaterial", condition={
+        "NumericLessThanEquals": {"kms:ValidTo": str(int(enforced.control.clock.now().timestamp()) + 7 * 86400)}})])
+    import_material(soon, external, material, ExpirationModel="KEY_MATERIAL_EXPIRES",
+                    ValidTo=dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=3))
+    with pytest.raises(Exception, match="AccessDeniedException"):
+        import_material(soon, external, material, ExpirationModel="KEY_MATERIAL_EXPIRES",
+                        ValidTo=dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=30))
+
+    mrk = kms.create_key(MultiRegion=True)["KeyMetadata"]["KeyId"]
+    kms.replicate_key(KeyId=mrk, ReplicaRegion="eu-west-1")
+    mover = enforced.control.identity(ALICE, policies=[iam("kms:UpdatePrimaryRegion", condition={
+        "StringEquals": {"kms:PrimaryRegion": "ap-south-1"}})])
+    denial(mover.update_primary_region, KeyId=mrk, PrimaryRegion="eu-west-1")
+    mover = enforced.control.identity(ALICE, policies=[iam("kms:UpdatePrimaryRegion", condition={
+        "StringEquals": {"kms:PrimaryRegion": "eu-west-1"}})])
+    mover.update_primary_region(KeyId=mrk, PrimaryRegion="eu-west-1")
+
+    key = kms.create_key()["KeyMetadata"]["KeyId"]
+    service_only = iam("kms:CreateGrant", condition={"Bool": {"kms:GrantIsForAWSResource": "true"},
+                                                     "ForAnyValue:StringEquals": {"aws:CalledVia": ["s3.amazonaws.com"]}})
+    through_s3 = enforced.control.identity(ALICE, policies=[service_only], via_service=S3)
+    through_s3.create_grant(KeyId=key, GranteePrincipal=BOB, Operations=["Decrypt"])
+    direct = enforced.control.identity(ALICE, policies=[service_only])
+    denial(direct.create_grant, KeyId=key, GranteePrincipal=BOB, Operations=["Decrypt"])
