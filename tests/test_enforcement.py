@@ -219,6 +219,11 @@ def test_cross_account_use_needs_the_key_policy_and_the_callers_iam(enforced, km
         "because no resource-based policy allows the kms:Encrypt action")
     partner_root = enforced.control.identity(f"arn:aws:iam::{OTHER}:root")
     partner_root.describe_key(KeyId=shared["Arn"])
+    kms.create_alias(AliasName="alias/shared", TargetKeyId=shared["KeyId"])
+    alias_arn = shared["Arn"].split(":key/")[0] + ":alias/shared"
+    assert partner.encrypt(KeyId=alias_arn, Plaintext=b"p")["KeyId"] == shared["Arn"]
+    kms_error("NotFoundException", partner.encrypt, KeyId=alias_arn.replace("shared", "nothing"), Plaintext=b"p")
+    kms_error("NotFoundException", partner.encrypt, KeyId="alias/shared", Plaintext=b"p")  # its own account's
     # Only operations AWS allows across accounts, and only by key ARN.
     kms_error("NotFoundException", partner.enable_key, KeyId=shared["Arn"])
     kms_error("NotFoundException", partner.encrypt, KeyId=shared["KeyId"], Plaintext=b"p")

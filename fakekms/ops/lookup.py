@@ -56,8 +56,9 @@ def cross_account(operation: str) -> bool:
 
 def resolve_key_id(ctx: RequestContext, value: str, member: str = "KeyId") -> tuple[str, str]:
     """(account, key id) of the key ``value`` names, following an alias where the operation
-    allows one. Another account's key ARN names that account's key only where the operation
-    allows cross-account use and policies are enforced (they decide whether it may be used)."""
+    allows one. Another account's key or alias ARN names that account's key only where the
+    operation allows cross-account use and policies are enforced (they decide whether it may be
+    used)."""
     alias_name = None
     if value.startswith("arn:"):
         arn = value
@@ -75,7 +76,12 @@ def resolve_key_id(ctx: RequestContext, value: str, member: str = "KeyId") -> tu
             raise errors.NotFoundException(
                 f"Invalid arn {region}", detail=f"the ARN names {region}; the caller is in {ctx.region}"
             )
-        if account != ctx.account and alias_name is None and _sees_other_accounts(ctx):
+        if account != ctx.account and _sees_other_accounts(ctx):
+            if alias_name is not None:  # another account's alias ARN names that account's alias
+                alias = ctx.tx.get_alias(account, ctx.region, alias_name)
+                if alias is None:
+                    raise errors.NotFoundException(f"Alias {arn} is not found.")
+                return account, alias.key_id
             if not KEY_ID.fullmatch(value):
                 raise errors.NotFoundException(f"Invalid keyId '{value}'")
             return account, value
