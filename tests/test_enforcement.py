@@ -503,3 +503,15 @@ def test_import_replication_and_service_condition_keys(enforced, kms):
     through_s3.create_grant(KeyId=key, GranteePrincipal=BOB, Operations=["Decrypt"])
     direct = enforced.control.identity(ALICE, policies=[service_only])
     denial(direct.create_grant, KeyId=key, GranteePrincipal=BOB, Operations=["Decrypt"])
+
+
+def test_a_service_principal_grant_serves_calls_made_through_that_service(enforced, kms):
+    key = kms.create_key()["KeyMetadata"]["KeyId"]
+    kms.create_grant(KeyId=key, GranteeServicePrincipal="s3.amazonaws.com", Operations=["Decrypt"],
+                     RetiringServicePrincipal="s3.amazonaws.com",
+                     Constraints={"SourceArn": f"arn:aws:s3:{REGION}:{ACCOUNT}:accesspoint/ap"})
+    blob = kms.encrypt(KeyId=key, Plaintext=b"p")["CiphertextBlob"]
+    through_s3 = enforced.control.identity(ALICE, via_service=S3)  # no IAM policy
+    assert through_s3.decrypt(CiphertextBlob=blob)["Plaintext"] == b"p"
+    denial(enforced.control.identity(ALICE).decrypt, CiphertextBlob=blob)
+    denial(through_s3.encrypt, KeyId=key, Plaintext=b"p")  # not an operation of the grant
