@@ -178,9 +178,7 @@ def _granted(ctx: RequestContext, key: KeyRecord, action: str, question) -> bool
     context = {k.split(":", 2)[2]: v for k, v in question.context.items()
                if k.startswith("kms:encryptioncontext:")}
     for _, grant in ctx.tx.grants(key.account, key.region, key_id=key.key_id):
-        grantee = grant.grantee_principal
-        named = grantee in (caller.arn, caller.session_issuer) or (
-            caller.type == "Root" and grantee in (caller.account, caller.arn))
+        named = _names(caller, grant.grantee_principal)
         if grant.grantee_service_principal is not None:
             named = grant.grantee_service_principal == caller.invoked_by
         if not named or operation not in grant.operations:

@@ -90,6 +90,14 @@ class Verdict:
         return "Allow" if self.allows else None
 
 
+# An AWS principal a policy or a grant may name: an account, its root, an IAM user or role, an
+# assumed-role or federated-user session.
+PRINCIPAL = re.compile(
+    r"\d{12}|arn:aws[a-z-]*:iam::\d{12}:(root|user/[\w+=,.@/-]+|role/[\w+=,.@/-]+)"
+    r"|arn:aws[a-z-]*:sts::\d{12}:(assumed-role|federated-user)/[\w+=,.@/-]+"
+)
+
+
 class PolicyError(ValueError):
     """A document that is not a policy this module can evaluate; the message says where."""
 

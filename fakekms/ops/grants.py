@@ -16,6 +16,7 @@ import re
 from .. import errors, keyspecs
 from ..authorize import admit_account, may_retire
 from ..context import RequestContext
+from ..policy import PRINCIPAL
 from ..state import GrantRecord, KeyRecord
 from . import operation, paging
 from .lookup import find_key
@@ -37,11 +38,6 @@ _BY_USAGE = {
 _SYMMETRIC = ("Decrypt", "Encrypt", "ReEncryptFrom", "ReEncryptTo", "GenerateDataKey",
               "GenerateDataKeyWithoutPlaintext", "GenerateDataKeyPair", "GenerateDataKeyPairWithoutPlaintext")
 
-# The principals a grant may name: an account, its root, an IAM user or role, an assumed role.
-_PRINCIPAL = re.compile(
-    r"\d{12}|arn:aws[a-z-]*:iam::\d{12}:(root|user/[\w+=,.@/-]+|role/[\w+=,.@/-]+)"
-    r"|arn:aws[a-z-]*:sts::\d{12}:(assumed-role|federated-user)/[\w+=,.@/-]+"
-)
 
 
 def grant_operations(key: KeyRecord) -> tuple[str, ...]:
@@ -95,7 +91,7 @@ def _require_grant_id(grant_id: str) -> None:
 
 
 def _require_principal(member: str, value: str | None) -> None:
-    if value is not None and not _PRINCIPAL.fullmatch(value):
+    if value is not None and not PRINCIPAL.fullmatch(value):
         raise errors.InvalidArnException(f"ARN does not refer to a valid principal: {value}",
                                          detail=f"{member} is not an account, IAM user, role or assumed role")
 

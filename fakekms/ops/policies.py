@@ -39,10 +39,6 @@ def default_policy(ctx: RequestContext) -> str:
     )
 
 
-_AWS_PRINCIPAL = re.compile(
-    r"\*|\d{12}|arn:aws[a-z-]*:iam::\d{12}:(root|user/[\w+=,.@/-]+|role/[\w+=,.@/-]+)"
-    r"|arn:aws[a-z-]*:sts::\d{12}:(assumed-role|federated-user)/[\w+=,.@/-]+"
-)
 _SERVICE_PRINCIPAL = re.compile(r"[a-z0-9-]+(\.[a-z0-9-]+)*\.amazonaws\.com(\.cn)?")
 # A key policy's size quota (the developer guide's "Key policy document size": 32 KB).
 MAX_POLICY_BYTES = 32768
@@ -94,7 +90,7 @@ def _valid_principals(element) -> bool:
     services = element.get("Service", [])
     aws = aws if isinstance(aws, list) else [aws]
     services = services if isinstance(services, list) else [services]
-    return (all(isinstance(p, str) and _AWS_PRINCIPAL.fullmatch(p) for p in aws)
+    return (all(isinstance(p, str) and (p == "*" or policy_language.PRINCIPAL.fullmatch(p)) for p in aws)
             and all(isinstance(s, str) and _SERVICE_PRINCIPAL.fullmatch(s) for s in services))
 
 
