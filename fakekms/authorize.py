@@ -172,7 +172,8 @@ class PolicyAuthorizer(Authorizer):
 
 
 def _granted(ctx: RequestContext, key: KeyRecord, action: str, question) -> bool:
-    """A grant on ``key`` for the caller that includes ``action`` and whose constraints hold."""
+    """A grant on ``key`` for the caller that includes ``action`` and whose constraints hold; a
+    service principal's grant serves that service's calls for its SourceArn only."""
     caller = ctx.caller
     operation = action.split(":", 1)[1]
     context = {k.split(":", 2)[2]: v for k, v in question.context.items()
@@ -180,7 +181,8 @@ def _granted(ctx: RequestContext, key: KeyRecord, action: str, question) -> bool
     for _, grant in ctx.tx.grants(key.account, key.region, key_id=key.key_id):
         named = _names(caller, grant.grantee_principal)
         if grant.grantee_service_principal is not None:
-            named = grant.grantee_service_principal == caller.invoked_by
+            named = (grant.grantee_service_principal == caller.invoked_by
+                     and (grant.constraints or {}).get("SourceArn") == caller.source_arn)
         if not named or operation not in grant.operations:
             continue
         if _constraints_hold(grant.constraints or {}, context):

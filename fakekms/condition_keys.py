@@ -49,12 +49,19 @@ def for_request(ctx: RequestContext, key: KeyRecord | None, action: str) -> dict
     }
     if caller.type == "IAMUser":
         out["aws:username"] = caller.user_name
+    for tag, value in caller.tags:
+        out[f"aws:PrincipalTag/{tag}"] = value
     if ctx.source_ip:
         out["aws:SourceIp"] = ctx.source_ip
     if caller.via_service:
         out["kms:ViaService"] = caller.via_service
         out["aws:CalledVia"] = [caller.invoked_by]
         out["kms:GrantIsForAWSResource"] = True
+    if caller.source_arn:
+        out["aws:SourceArn"] = caller.source_arn
+        account = caller.source_arn.split(":", 5)[4]
+        if account:
+            out["aws:SourceAccount"] = account
     for member, name in _MEMBER_KEYS.items():
         if member in params:
             out[name] = params[member]

@@ -42,6 +42,10 @@ class Caller:
     invoked_by: str | None = None
     # The identity's IAM policy documents, as JSON text (hashable, like the rest).
     policies: tuple[str, ...] = ()
+    # Its IAM tags, (key, value) pairs: the aws:PrincipalTag/<key> condition keys.
+    tags: tuple[tuple[str, str], ...] = ()
+    # The resource a via_service call is made for: aws:SourceArn and aws:SourceAccount.
+    source_arn: str | None = None
 
     @staticmethod
     @lru_cache(maxsize=1024)

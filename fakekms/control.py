@@ -225,16 +225,22 @@ class KMSHandle:
         return self.admin.call("POST", "identities", {"identities": identities})["identities"]
 
     def identity(self, arn: str, policies=(), via_service: str | None = None, *,
-                 region: str | None = None, **kwargs):
+                 tags: dict | None = None, source_arn: str | None = None, region: str | None = None,
+                 **kwargs):
         """A KMS client whose calls are made by a new identity with this ARN (an account root,
-        IAM user or role, or an assumed-role session), its IAM ``policies`` and the service it
-        calls through, if any. Lasts until the next reset."""
+        IAM user or role, or an assumed-role session), its IAM ``policies``, the service it
+        calls through, if any (and the ``source_arn`` it calls for), and its principal ``tags``.
+        Lasts until the next reset."""
         access_key_id = "AKIAFAKEKMS" + secrets.token_hex(5).upper()
         secret = secrets.token_urlsafe(24)
         entry = {"access_key_id": access_key_id, "secret_access_key": secret, "arn": arn,
                  "policies": list(policies)}
         if via_service is not None:
             entry["via_service"] = via_service
+        if tags:
+            entry["tags"] = dict(tags)
+        if source_arn is not None:
+            entry["source_arn"] = source_arn
         self.add_identities([entry])
         return self.client(region, aws_access_key_id=access_key_id, aws_secret_access_key=secret, **kwargs)
 

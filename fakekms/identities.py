@@ -22,7 +22,8 @@ from pathlib import Path
 
 from .context import Caller
 
-_FIELDS = ("access_key_id", "secret_access_key", "session_token", "arn", "via_service", "policies")
+_FIELDS = ("access_key_id", "secret_access_key", "session_token", "arn", "via_service", "policies", "tags",
+           "source_arn")
 _REQUIRED = ("access_key_id", "secret_access_key", "arn")
 _ACCESS_KEY_ID = re.compile(r"[A-Za-z0-9]{4,128}")
 _ARN = re.compile(
@@ -30,6 +31,10 @@ _ARN = re.compile(
     r"iam::(?P<account>\d{12}):(?P<kind>root|user|role)(?:/(?P<path>[\w+=,.@/-]+))?"
     r"|sts::(?P<sts_account>\d{12}):assumed-role/(?P<role>[\w+=,.@-]+)/(?P<session>[\w+=,.@-]+))"
 )
+# IAM's rules for principal tags: up to 50, keys 1-128 and values 0-256 characters of these.
+_TAG_TEXT = re.compile(r"[\w\s.:/=+\-@]*")
+_MAX_TAGS = 50
+_RESOURCE_ARN = re.compile(r"arn:(?:aws|aws-cn|aws-us-gov):[a-z0-9-]+:[a-z0-9-]*:(?P<account>\d{12})?:.+")
 _VIA_SERVICE = re.compile(r"(?P<service>[a-z0-9-]+)\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?")
 # The session name fakekms gives a role identity, which signs as a session of that role.
 ROLE_SESSION = "fakekms"
@@ -47,12 +52,17 @@ class Identity:
     session_token: str | None = field(default=None, repr=False)
     via_service: str | None = None
     policies: tuple = ()
+    # The principal's IAM tags (a user's, or a role's with its session tags): aws:PrincipalTag/*.
+    tags: tuple[tuple[str, str], ...] = ()
+    # The resource a via_service call is made for (aws:SourceArn; a service grant's SourceArn).
+    source_arn: str | None = None
 
     @cached_property
     def caller(self) -> Caller:
         caller = caller_for(self.arn, self.access_key_id, self.via_service)
-        if self.policies:
-            caller = replace(caller, policies=tuple(json.dumps(p) for p in self.policies))
+        if self.policies or self.tags or self.source_arn:
+            caller = replace(caller, policies=tuple(json.dumps(p) for p in self.policies), tags=self.tags,
+                             source_arn=self.source_arn)
         return caller
 
     def public(self) -> dict:
@@ -63,6 +73,10 @@ class Identity:
             out["via_service"] = self.via_service
         if self.policies:
             out["policies"] = list(self.policies)
+        if self.tags:
+            out["tags"] = dict(self.tags)
+        if self.source_arn:
+            out["source_arn"] = self.source_arn
         return out
 
 
@@ -109,6 +123,27 @@ def _check_policy(policy, where: str) -> dict:
     return policy
 
 
+def _check_tags(tags, where: str) -> tuple[tuple[str, str], ...]:
+    """IAM principal tags as IAM accepts them; keys are unique whatever their case."""
+    if tags is None:
+        return ()
+    if not isinstance(tags, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in tags.items()):
+        raise IdentityError(f"{where}: tags must be a mapping of tag keys to string values")
+    if len(tags) > _MAX_TAGS:
+        raise IdentityError(f"{where}: at most {_MAX_TAGS} tags, not {len(tags)}")
+    seen = set()
+    for key, value in tags.items():
+        if not 1 <= len(key) <= 128 or not _TAG_TEXT.fullmatch(key):
+            raise IdentityError(f"{where}: tag key {key!r} must be 1 to 128 letters, digits, spaces or _.:/=+-@")
+        if len(value) > 256 or not _TAG_TEXT.fullmatch(value):
+            raise IdentityError(f"{where}: the value of tag {key!r} must be up to 256 letters, digits, "
+                                f"spaces or _.:/=+-@")
+        if key.lower() in seen:
+            raise IdentityError(f"{where}: tag key {key!r} is given twice (tag keys ignore case)")
+        seen.add(key.lower())
+    return tuple(tags.items())
+
+
 def parse(entries, source: str) -> list[Identity]:
     """Identities from a list of entries; IdentityError naming the entry and field if one is bad."""
     if not isinstance(entries, list):
@@ -126,7 +161,7 @@ def parse(entries, source: str) -> list[Identity]:
         for required in _REQUIRED:
             if not isinstance(entry.get(required), str) or not entry[required]:
                 raise IdentityError(f"{name}: {required} is required and must be a non-empty string")
-        for optional in ("session_token", "via_service"):
+        for optional in ("session_token", "via_service", "source_arn"):
             if optional in entry and entry[optional] is not None and (
                     not isinstance(entry[optional], str) or not entry[optional]):
                 raise IdentityError(f"{name}: {optional} must be a non-empty string")
@@ -145,12 +180,19 @@ def parse(entries, source: str) -> list[Identity]:
         if via is not None and not _VIA_SERVICE.fullmatch(via):
             raise IdentityError(f"{name}: via_service must be a service endpoint name such as "
                                 f"s3.us-east-1.amazonaws.com, not {via!r}")
+        source_arn = entry.get("source_arn")
+        if source_arn is not None and via is None:
+            raise IdentityError(f"{name}: source_arn is the resource a service calls for: it needs via_service")
+        if source_arn is not None and not _RESOURCE_ARN.fullmatch(source_arn):
+            raise IdentityError(f"{name}: source_arn must be a resource ARN such as "
+                                f"arn:aws:s3:::bucket, not {source_arn!r}")
         policies = entry.get("policies") or []
         if not isinstance(policies, list):
             raise IdentityError(f"{name}: policies must be a list of policy documents")
         checked = tuple(_check_policy(p, f"{name}: policies[{i}]") for i, p in enumerate(policies))
+        tags = _check_tags(entry.get("tags"), f"{name}: tags")
         out.append(Identity(key_id, entry["secret_access_key"], entry["arn"], entry.get("session_token"),
-                            via, checked))
+                            via, checked, tags, source_arn))
     return out
 
 

@@ -191,8 +191,8 @@ def kms_env(_kms_fresh: KMSHandle, monkeypatch: pytest.MonkeyPatch) -> KMSHandle
 
 @pytest.fixture
 def kms_identity(_kms_fresh: KMSHandle):
-    """A factory: ``kms_identity(arn, policies=(), via_service=None)`` answers a boto3 KMS client
-    whose calls are made by a new identity with that principal ARN, for this test."""
+    """A factory: ``kms_identity(arn, policies=(), via_service=None, tags=None)`` answers a
+    boto3 KMS client whose calls are made by a new identity with that principal ARN, for this test."""
     return _kms_fresh.identity
 
 

@@ -158,6 +158,26 @@ def test_conditions_read_the_request(enforced, kms):
     denial(alice.encrypt, KeyId=key, Plaintext=b"p")
 
 
+def test_principal_tags_match_resource_tags(enforced, kms):
+    """Attribute-based access: a role may use the keys tagged with its own team, through the
+    aws:PrincipalTag condition key and the ${aws:PrincipalTag/...} policy variable."""
+    ours = kms.create_key(Tags=[{"TagKey": "team", "TagValue": "payments"}])["KeyMetadata"]["KeyId"]
+    theirs = kms.create_key(Tags=[{"TagKey": "team", "TagValue": "search"}])["KeyMetadata"]["KeyId"]
+    by_variable = iam("kms:Encrypt", condition={"StringEquals": {"aws:ResourceTag/team": "${aws:PrincipalTag/team}"}})
+    payments = enforced.control.identity(APP_ROLE, policies=[by_variable], tags={"team": "payments"})
+    payments.encrypt(KeyId=ours, Plaintext=b"p")
+    message = denial(payments.encrypt, KeyId=theirs, Plaintext=b"p")
+    assert message.endswith("because no identity-based policy allows the kms:Encrypt action")
+    untagged = enforced.control.identity(APP_ROLE, policies=[by_variable])  # the variable does not resolve
+    denial(untagged.encrypt, KeyId=ours, Plaintext=b"p")
+    by_key = iam("kms:Encrypt", condition={"StringEquals": {"aws:PrincipalTag/Clearance": "high"}})
+    enforced.control.identity(BOB, policies=[by_key], tags={"clearance": "high"}).encrypt(KeyId=theirs, Plaintext=b"p")
+    denial(enforced.control.identity(BOB, policies=[by_key], tags={"clearance": "low"}).encrypt,
+           KeyId=theirs, Plaintext=b"p")
+    listed = [i for i in enforced.control.admin.call("GET", "identities")["identities"] if i.get("tags") == {"clearance": "low"}]
+    assert listed and listed[0]["arn"] == BOB
+
+
 def test_re_encrypt_needs_from_on_the_source_and_to_on_the_destination(enforced, kms):
     source, destination = (kms.create_key()["KeyMetadata"] for _ in range(2))
     blob = kms.encrypt(KeyId=source["KeyId"], Plaintext=b"p")["CiphertextBlob"]
@@ -511,7 +531,29 @@ def test_a_service_principal_grant_serves_calls_made_through_that_service(enforc
                      RetiringServicePrincipal="s3.amazonaws.com",
                      Constraints={"SourceArn": f"arn:aws:s3:{REGION}:{ACCOUNT}:accesspoint/ap"})
     blob = kms.encrypt(KeyId=key, Plaintext=b"p")["CiphertextBlob"]
-    through_s3 = enforced.control.identity(ALICE, via_service=S3)  # no IAM policy
+    access_point = f"arn:aws:s3:{REGION}:{ACCOUNT}:accesspoint/ap"
+    through_s3 = enforced.control.identity(ALICE, via_service=S3, source_arn=access_point)  # no IAM policy
     assert through_s3.decrypt(CiphertextBlob=blob)["Plaintext"] == b"p"
     denial(enforced.control.identity(ALICE).decrypt, CiphertextBlob=blob)
     denial(through_s3.encrypt, KeyId=key, Plaintext=b"p")  # not an operation of the grant
+    # The grant's SourceArn constraint: S3 calling for another resource, or for none, is not served.
+    other = enforced.control.identity(ALICE, via_service=S3, source_arn=f"arn:aws:s3:{REGION}:{ACCOUNT}:accesspoint/b")
+    denial(other.decrypt, CiphertextBlob=blob)
+    denial(enforced.control.identity(ALICE, via_service=S3).decrypt, CiphertextBlob=blob)
+
+
+def test_source_arn_and_source_account_name_the_resource_a_service_calls_for(enforced, kms):
+    key = kms.create_key()["KeyMetadata"]["KeyId"]
+    bucket = "arn:aws:s3:::reports"
+    for_bucket = iam("kms:GenerateDataKey", condition={"ArnLike": {"aws:SourceArn": "arn:aws:s3:::rep*"}})
+    enforced.control.identity(ALICE, [for_bucket], S3, source_arn=bucket).generate_data_key(KeyId=key, NumberOfBytes=32)
+    denial(enforced.control.identity(ALICE, [for_bucket], S3, source_arn="arn:aws:s3:::logs").generate_data_key,
+           KeyId=key, NumberOfBytes=32)
+    denial(enforced.control.identity(ALICE, [for_bucket], S3).generate_data_key, KeyId=key, NumberOfBytes=32)
+    from_account = iam("kms:GenerateDataKey", condition={"StringEquals": {"aws:SourceAccount": ACCOUNT}})
+    queue = f"arn:aws:sqs:{REGION}:{ACCOUNT}:jobs"
+    sqs = f"sqs.{REGION}.amazonaws.com"
+    enforced.control.identity(ALICE, [from_account], sqs, source_arn=queue).generate_data_key(KeyId=key, NumberOfBytes=32)
+    foreign = f"arn:aws:sqs:{REGION}:999988887777:jobs"
+    denial(enforced.control.identity(ALICE, [from_account], sqs, source_arn=foreign).generate_data_key,
+           KeyId=key, NumberOfBytes=32)

@@ -125,6 +125,10 @@ def test_no_secret_reaches_the_audit_log_or_the_server_log(served):
       "role": "x"}, "unknown field 'role'"),
     ({"access_key_id": "AKIAX000", "secret_access_key": "s", "arn": "arn:aws:iam::111122223333:root",
       "session_token": 5}, "session_token must be"),
+    ({"access_key_id": "AKIAX000", "secret_access_key": "s", "arn": "arn:aws:iam::111122223333:root",
+      "source_arn": "arn:aws:s3:::b"}, "source_arn is the resource a service calls for: it needs via_service"),
+    ({"access_key_id": "AKIAX000", "secret_access_key": "s", "arn": "arn:aws:iam::111122223333:root",
+      "via_service": "s3.us-east-1.amazonaws.com", "source_arn": "bucket"}, "source_arn must be a resource ARN"),
 ])
 def test_every_mistake_in_a_file_stops_the_server_naming_entry_and_field(tmp_path, entry, words):
     path = tmp_path / "ids.yaml"
@@ -170,6 +174,28 @@ def test_the_route_refuses_a_bad_entry_and_changes_nothing(served):
                                {"access_key_id": "AKIABAD0", "secret_access_key": "s", "arn": "nope"}])
     assert "identities[1] (AKIABAD0): arn must be" in str(info.value)
     assert served.admin.call("GET", "identities") == before
+
+
+@pytest.mark.parametrize("tags, words", [
+    (["team"], "tags must be a mapping"),
+    ({"team": 5}, "tags must be a mapping"),
+    ({"": "a"}, "tag key '' must be 1 to 128"),
+    ({"t" * 129: "a"}, "must be 1 to 128"),
+    ({"team!": "a"}, "tag key 'team!' must be"),
+    ({"team": "v" * 257}, "the value of tag 'team' must be up to 256"),
+    ({"Team": "a", "team": "b"}, "tag key 'team' is given twice"),
+    ({f"k{n}": "v" for n in range(51)}, "at most 50 tags, not 51"),
+])
+def test_principal_tags_are_checked_as_iam_checks_them(served, tags, words):
+    with pytest.raises(AdminError) as info:
+        served.add_identities([{"access_key_id": "AKIATAGS0", "secret_access_key": "s",
+                                "arn": "arn:aws:iam::111122223333:user/t", "tags": tags}])
+    assert "identities[0] (AKIATAGS0): tags: " in str(info.value) and words in str(info.value)
+    listed = served.add_identities([{"access_key_id": "AKIATAGS0", "secret_access_key": "s",
+                                     "arn": "arn:aws:iam::111122223333:user/t",
+                                     "tags": {"team": "pay ments", "cost-centre": "a:b/c=d+e@f.g_h", "empty": ""}}])
+    assert [i["tags"] for i in listed if i["access_key_id"] == "AKIATAGS0"] == [
+        {"team": "pay ments", "cost-centre": "a:b/c=d+e@f.g_h", "empty": ""}]
 
 
 def test_identity_clients_in_both_modes(backend):
