@@ -4,6 +4,7 @@ reason in the audit record."""
 
 from __future__ import annotations
 
+import functools
 import json
 
 import pytest
@@ -478,6 +479,135 @@ def test_the_decision_matrix(enforced, kms, caller, via, policies, policy_name, 
         message = denial(client.decrypt, CiphertextBlob=blob, EncryptionContext={"tenant": tenant})
         assert message == f"User: {_caller_arn(caller)} is not authorized to perform: kms:Decrypt on resource: " \
                           f"{key['Arn']} {expected}"
+
+
+# The key policies AWS's console writes for key users and key administrators, a grant, another
+# account, and an explicit Deny by NotAction: who may call which operation on a key.
+_USE = ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey",
+        "kms:Sign", "kms:Verify", "kms:GetPublicKey", "kms:GenerateMac"]
+_ADMIN = ["kms:Create*", "kms:Describe*", "kms:Enable*", "kms:List*", "kms:Put*", "kms:Update*", "kms:Revoke*",
+          "kms:Disable*", "kms:Get*", "kms:Delete*", "kms:TagResource", "kms:UntagResource",
+          "kms:ScheduleKeyDeletion", "kms:CancelKeyDeletion", "kms:RotateKeyOnDemand"]
+SCENARIOS = {
+    "key-user": (ALICE, [], key_policy(
+        {"Sid": "Allow use of the key", "Effect": "Allow", "Principal": {"AWS": ALICE}, "Action": _USE,
+         "Resource": "*"},
+        {"Sid": "Allow attachment of persistent resources", "Effect": "Allow", "Principal": {"AWS": ALICE},
+         "Action": ["kms:CreateGrant", "kms:ListGrants", "kms:RevokeGrant"], "Resource": "*",
+         "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}}})),
+    "key-admin": (BOB, [], key_policy({"Sid": "Allow access for Key Administrators", "Effect": "Allow",
+                                       "Principal": {"AWS": BOB}, "Action": _ADMIN, "Resource": "*"})),
+    "grantee": (APP_ROLE, [], key_policy()),
+    "partner": (PARTNER, [iam("kms:*")], key_policy(
+        {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{OTHER}:root"},
+         "Action": ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey"],
+         "Resource": "*"})),
+    "fenced": (ALICE, [iam("kms:*")], key_policy(
+        {"Sid": "Only encrypt, decrypt and describe", "Effect": "Deny", "Principal": {"AWS": ALICE},
+         "NotAction": ["kms:Encrypt", "kms:Decrypt", "kms:DescribeKey"], "Resource": "*"})),
+}
+# The grantee's grant on each kind of key.
+GRANTED = {"symmetric": ["Encrypt", "Decrypt", "GenerateDataKey", "ReEncryptFrom", "ReEncryptTo", "DescribeKey",
+                         "CreateGrant"],
+           "signing": ["Sign", "Verify", "GetPublicKey", "DescribeKey"],
+           "hmac": ["GenerateMac", "VerifyMac", "DescribeKey"]}
+KINDS = {"symmetric": {}, "signing": {"KeySpec": "ECC_NIST_P256", "KeyUsage": "SIGN_VERIFY"},
+         "hmac": {"KeySpec": "HMAC_256", "KeyUsage": "GENERATE_VERIFY_MAC"}}
+
+
+def _call(operation: str, client, key: dict, kms):
+    """``operation`` on ``key`` (by its ARN, which another account needs) through ``client``."""
+    arn = key["Arn"]
+    if operation == "Encrypt":
+        return client.encrypt(KeyId=arn, Plaintext=b"p")
+    if operation == "Decrypt":
+        return client.decrypt(CiphertextBlob=key["Blob"])
+    if operation == "GenerateDataKey":
+        return client.generate_data_key(KeyId=arn, KeySpec="AES_256")
+    if operation == "GenerateDataKeyWithoutPlaintext":
+        return client.generate_data_key_without_plaintext(KeyId=arn, KeySpec="AES_256")
+    if operation == "ReEncrypt":
+        return client.re_encrypt(CiphertextBlob=key["Blob"], DestinationKeyId=arn)
+    if operation == "DescribeKey":
+        return client.describe_key(KeyId=arn)
+    if operation == "CreateGrant":
+        return client.create_grant(KeyId=arn, GranteePrincipal=BOB, Operations=["Decrypt"])
+    if operation == "ListGrants":
+        return client.list_grants(KeyId=arn)
+    if operation == "GetKeyPolicy":
+        return client.get_key_policy(KeyId=arn)
+    if operation == "PutKeyPolicy":
+        return client.put_key_policy(KeyId=arn, Policy=kms.get_key_policy(KeyId=arn)["Policy"])
+    if operation == "ScheduleKeyDeletion":
+        return client.schedule_key_deletion(KeyId=arn, PendingWindowInDays=7)
+    if operation == "DisableKey":
+        return client.disable_key(KeyId=arn)
+    if operation == "TagResource":
+        return client.tag_resource(KeyId=arn, Tags=[{"TagKey": "team", "TagValue": "a"}])
+    if operation == "EnableKeyRotation":
+        return client.enable_key_rotation(KeyId=arn)
+    if operation == "Sign":
+        return client.sign(KeyId=arn, Message=b"m", SigningAlgorithm="ECDSA_SHA_256")
+    if operation == "Verify":
+        signature = kms.sign(KeyId=arn, Message=b"m", SigningAlgorithm="ECDSA_SHA_256")["Signature"]
+        return client.verify(KeyId=arn, Message=b"m", Signature=signature, SigningAlgorithm="ECDSA_SHA_256")
+    if operation == "GetPublicKey":
+        return client.get_public_key(KeyId=arn)
+    if operation == "GenerateMac":
+        return client.generate_mac(KeyId=arn, Message=b"m", MacAlgorithm="HMAC_SHA_256")
+    raise AssertionError(operation)
+
+
+OK, NOT_FOUND = "allowed", "NotFoundException"
+NO_IAM = "because no identity-based policy allows the {action} action"
+NO_KEY_POLICY = "because no resource-based policy allows the {action} action"
+# operation, kind of key, then the answer to each scenario: key-user, key-admin, grantee, partner, fenced.
+OPERATION_MATRIX = [
+    ("Encrypt", "symmetric", OK, NO_IAM, OK, OK, OK),
+    ("Decrypt", "symmetric", OK, NO_IAM, OK, OK, OK),
+    ("GenerateDataKey", "symmetric", OK, NO_IAM, OK, OK, RESOURCE_DENY),
+    ("GenerateDataKeyWithoutPlaintext", "symmetric", OK, NO_IAM, NO_IAM, OK, RESOURCE_DENY),
+    ("ReEncrypt", "symmetric", OK, NO_IAM, OK, OK, RESOURCE_DENY),
+    ("DescribeKey", "symmetric", OK, OK, OK, OK, OK),
+    ("CreateGrant", "symmetric", NO_IAM, OK, OK, NO_KEY_POLICY, RESOURCE_DENY),
+    ("ListGrants", "symmetric", NO_IAM, OK, NO_IAM, NO_KEY_POLICY, RESOURCE_DENY),
+    ("GetKeyPolicy", "symmetric", NO_IAM, OK, NO_IAM, NOT_FOUND, RESOURCE_DENY),
+    ("PutKeyPolicy", "symmetric", NO_IAM, OK, NO_IAM, NOT_FOUND, RESOURCE_DENY),
+    ("ScheduleKeyDeletion", "symmetric", NO_IAM, OK, NO_IAM, NOT_FOUND, RESOURCE_DENY),
+    ("DisableKey", "symmetric", NO_IAM, OK, NO_IAM, NOT_FOUND, RESOURCE_DENY),
+    ("TagResource", "symmetric", NO_IAM, OK, NO_IAM, NOT_FOUND, RESOURCE_DENY),
+    ("EnableKeyRotation", "symmetric", NO_IAM, OK, NO_IAM, NOT_FOUND, RESOURCE_DENY),
+    ("Sign", "signing", OK, NO_IAM, OK, NO_KEY_POLICY, RESOURCE_DENY),
+    ("Verify", "signing", OK, NO_IAM, OK, NO_KEY_POLICY, RESOURCE_DENY),
+    ("GetPublicKey", "signing", OK, OK, OK, NO_KEY_POLICY, RESOURCE_DENY),
+    ("GenerateMac", "hmac", OK, NO_IAM, OK, NO_KEY_POLICY, RESOURCE_DENY),
+]
+_CASES = [(op, kind, scenario, answers[n]) for op, kind, *answers in OPERATION_MATRIX
+          for n, scenario in enumerate(SCENARIOS)]
+
+
+@pytest.mark.parametrize("operation, kind, scenario, expected", _CASES,
+                         ids=[f"{c[2]}-{c[0]}" for c in _CASES])
+def test_the_operation_matrix(enforced, kms, operation, kind, scenario, expected):
+    """Each operation's action under AWS's key-user and key-administrator statements, a grant,
+    another account and a Deny by NotAction: allowed, or refused in AWS's words."""
+    caller, policies, policy_text = SCENARIOS[scenario]
+    key = _key(kms, Policy=policy_text, **KINDS[kind])
+    if scenario == "grantee":
+        kms.create_grant(KeyId=key["KeyId"], GranteePrincipal=APP_ROLE, Operations=GRANTED[kind])
+    client = enforced.control.identity(caller, policies=policies)
+    call = functools.partial(_call, operation, client, key, kms)
+    if expected == OK:
+        out = call()
+        assert out["ResponseMetadata"]["HTTPStatusCode"] == 200 and out.get("KeyId", key["Arn"]) == key["Arn"]
+        return
+    if expected == NOT_FOUND:
+        assert kms_error(NOT_FOUND, call) == f"Key '{key['Arn']}' does not exist"
+        return
+    # ReEncrypt without a SourceKeyId resolves its destination first, the source from the ciphertext after.
+    action = "kms:ReEncryptTo" if operation == "ReEncrypt" else f"kms:{operation}"
+    assert denial(call) == (f"User: {_caller_arn(caller)} is not authorized to perform: {action} on resource: "
+                            f"{key['Arn']} {expected.format(action=action)}")
 
 
 def _caller_arn(arn: str) -> str:
