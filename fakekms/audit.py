@@ -54,8 +54,12 @@ def _second(epoch: int) -> str:  # calls come many to the second
 
 
 def _element_time(epoch: float) -> str:
-    """How CloudTrail renders a timestamp inside request and response elements."""
-    moment = datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc)
+    """How CloudTrail renders a timestamp inside request and response elements; one past what a
+    date can hold (a ValidTo in the year 10000) as its number."""
+    try:
+        moment = datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc)
+    except (OverflowError, OSError, ValueError):
+        return repr(epoch)
     hour = moment.hour % 12 or 12
     return f"{moment:%b} {moment.day}, {moment.year}, {hour}:{moment:%M:%S} {moment:%p}"
 

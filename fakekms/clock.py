@@ -10,13 +10,16 @@ import datetime
 import threading
 import time
 
-LATEST = 253402300799.0  # 9999-12-31T23:59:59Z, the last time a timestamp can show
+# 9992-01-01T00:00:00Z: the latest start from which every date KMS derives (a rotation 2,560
+# days on, a deletion 30 days on, an expiry 365 days on) still falls in 9999, the last year a
+# timestamp can show.
+LATEST = 253149840000.0
 
 
 def check_time(epoch: float) -> float:
-    """The clock stays between 1970 and 9999, where every response can render it."""
+    """The clock stays between 1970 and 9992, where every response can render every date."""
     if not 0.0 <= epoch <= LATEST:  # also false for NaN
-        raise ValueError("the clock must stay between 1970-01-01 and 9999-12-31")
+        raise ValueError("the clock must stay between 1970-01-01 and 9992-01-01")
     return epoch
 
 

@@ -101,7 +101,7 @@ def _camel(name: str) -> str:
 
 def _java_len(value: str) -> int:
     """Length as Java counts it (UTF-16 code units), which is what AWS's limits measure."""
-    return len(value.encode("utf-16-le")) // 2
+    return len(value.encode("utf-16-le", "surrogatepass")) // 2
 
 
 def _render(value, shape_type: str) -> str:

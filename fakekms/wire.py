@@ -11,6 +11,9 @@ from . import errors, model
 CONTENT_TYPE = "application/x-amz-json-1.1"
 MAX_BODY_BYTES = 1 << 20
 
+# A UTF-16 surrogate, escaped (\\udc00) or encoded (which json.loads lets through): only a
+# body with one is walked for a lone surrogate, which no text can hold.
+_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]|\xed[\xa0-\xbf]")
 _CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/\d{8}/([^/,\s]+)/[^/,\s]+/aws4_request")
 
 
@@ -36,7 +39,23 @@ def decode_body(raw: bytes) -> dict:
         raise errors.SerializationException(f"Request body is not valid JSON: {exc}") from None
     if not isinstance(body, dict):
         raise errors.SerializationException("Request body must be a JSON object")
+    if _SURROGATE.search(raw) and _lone_surrogate(body):
+        raise errors.SerializationException("Request body is not valid JSON: a string holds a lone UTF-16 surrogate")
     return body
+
+
+def _lone_surrogate(value) -> bool:
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+        return False
+    if isinstance(value, dict):
+        return any(_lone_surrogate(k) or _lone_surrogate(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_lone_surrogate(v) for v in value)
+    return False
 
 
 def credential_scope(authorization: str | None) -> tuple[str, str] | None:

@@ -66,3 +66,18 @@ def test_bad_clock_requests_are_400(server, kms, body):
     assert status == 400 and "error" in answer
     status, _, payload = server.post("/_fakekms/clock", b"{not json")
     assert status == 400 and b"not JSON" in payload
+
+
+def test_the_latest_clock_still_renders_every_date_it_derives(server, kms):
+    """From the latest time the clock takes, a deletion, a rotation 2,560 days on and an import
+    expiry still fall in a year a timestamp can show; a later time is refused, not a 500 later."""
+    status, answer = clock(server, {"set": "9999-12-31T00:00:00Z", "frozen": True})
+    assert status == 400 and "between 1970-01-01 and 9992-01-01" in json.dumps(answer)
+    status, state = clock(server, {"set": "9992-01-01T00:00:00Z", "frozen": True})
+    assert status == 200
+    key = kms.create_key()["KeyMetadata"]["KeyId"]
+    kms.enable_key_rotation(KeyId=key, RotationPeriodInDays=2560)
+    assert kms.get_key_rotation_status(KeyId=key)["NextRotationDate"].year == 9999
+    assert kms.schedule_key_deletion(KeyId=key, PendingWindowInDays=30)["DeletionDate"].year == 9992
+    status, _ = clock(server, {"advance": DAY})
+    assert status == 400
