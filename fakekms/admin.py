@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from .app import FakeKMS
 
 STATUS_TEXT = {200: "200 OK", 400: "400 Bad Request", 404: "404 Not Found",
-               405: "405 Method Not Allowed", 413: "413 Request Entity Too Large",
+               405: "405 Method Not Allowed", 409: "409 Conflict", 413: "413 Request Entity Too Large",
                500: "500 Internal Server Error"}
 
 
@@ -43,7 +43,12 @@ class AdminRoutes:
             ("POST", "/_fakekms/identities"): lambda: self.add_identities(_json_body(environ)),
         }
         action = routes.get((method, path))
-        if action is None:
+        if action is not None and method == "POST" and self.app.workers > 1:
+            status, body = 409, {"error": (
+                f"{method} {path} would change one worker's state: with --workers {self.app.workers} each "
+                "worker process keeps its own clock, identities, settings and seed files; serve with "
+                "--workers 1 to change them at run time")}
+        elif action is None:
             known = any(p == path for _, p in routes)
             status = 405 if known else 404
             body = {"error": f"{method} {path} is not a fakekms admin route; the routes are "
@@ -87,6 +92,7 @@ class AdminRoutes:
             "accounts": accounts,
             "enforce_policies": self.app.enforce_policies,
             "verify_signatures": self.app.verify_signatures,
+            "workers": self.app.workers,
         }
 
     def clock_state(self) -> dict:

@@ -56,6 +56,9 @@ class FakeKMS:
                                  authorizer=authorizer or _authorizer(enforce_policies), audit=self.audit,
                                  region=region, identities=self.identities)
         self.enforce_policies_at_start = enforce_policies
+        # Worker processes serving this state (``fakekms serve --workers``): above 1, the admin
+        # routes that change one process's state are refused.
+        self.workers = 1
         self.pipeline.verify_signatures = verify_signatures
         self.views = Views(self.store, self.pipeline.catch_up)
         self.admin = AdminRoutes(self)

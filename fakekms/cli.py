@@ -13,7 +13,6 @@ import logging
 import os
 import signal
 import sys
-import threading
 
 from . import __version__
 from .state import DEFAULT_AUDIT_RETENTION
@@ -66,6 +65,16 @@ def _log_level(text: str) -> str:
     if level not in LOG_LEVELS:
         raise argparse.ArgumentTypeError(f"{text!r} is not a log level; give one of {', '.join(LOG_LEVELS)}")
     return level
+
+
+def _workers(text: str) -> int:
+    try:
+        count = int(text)
+    except ValueError:
+        count = 0
+    if not 1 <= count <= 64:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of workers; give 1 to 64")
+    return count
 
 
 def _retention(text: str) -> int:
@@ -145,6 +154,9 @@ def _parser() -> argparse.ArgumentParser:
                        help="how many of the newest audit events GET /_fakekms/audit keeps "
                             f"(default {DEFAULT_AUDIT_RETENTION}; the --audit-log file keeps all; "
                             "FAKEKMS_AUDIT_RETENTION)")
+    serve.add_argument("--workers", type=_workers, default=None, metavar="N",
+                       help="worker processes sharing the port (default 1; more than 1 needs --db, "
+                            "whose file they share; FAKEKMS_WORKERS)")
     serve.add_argument("--watch-stdin", action="store_true",
                        help="stop when standard input closes: a harness that starts fakekms as "
                             "its child with a pipe on stdin can never leave it running")
@@ -176,7 +188,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         parser.commands[args.command].error(f"unrecognized arguments: {' '.join(extra)}")
     if args.command == "serve":
         serve = parser.commands["serve"]
-        defaults = {"port": (_port, DEFAULT_PORT), "log_level": (_log_level, "INFO"),
+        defaults = {"port": (_port, DEFAULT_PORT), "log_level": (_log_level, "INFO"), "workers": (_workers, 1),
                     "audit_retention": (_retention, DEFAULT_AUDIT_RETENTION)}
         for name, (check, default) in defaults.items():
             if getattr(args, name) is None:  # not on the command line: the environment's, or ours
@@ -196,17 +208,34 @@ def serve(args: argparse.Namespace) -> int:
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     if args.quiet:
         logging.getLogger("fakekms.access").setLevel(logging.WARNING)
+    from . import server
     from .app import create_app
     from .identities import IdentityError
     from .seedfile import SeedFileError
-    from .server import build_server, serve_forever
     from .state import StoreError
 
+    if args.workers > 1 and args.db == ":memory:":
+        print("fakekms: --workers above 1 needs --db PATH: in-memory state lives in one process",
+              file=sys.stderr)
+        return 2
     try:
+        port = server.probe(args.host, args.port)
+    except OSError as exc:
+        print(f"fakekms: cannot listen on {args.host}:{args.port}: {exc.strerror}; "
+              "choose another port with --port (or `make serve PORT=...`), or --port 0 for a free one",
+              file=sys.stderr)
+        return 1
+
+    def make_app():
         app = create_app(args.db, region=args.region, seed=args.seed, seed_files=args.seed_file,
                          audit_log=args.audit_log, audit_retention=args.audit_retention,
                          clock=args.clock, frozen=args.frozen, identity_files=args.identities,
                          enforce_policies=args.enforce_policies, verify_signatures=args.verify_signatures)
+        app.workers = args.workers
+        return app
+
+    try:
+        app = make_app()  # every mistake in the set-up is found here, before any worker starts
     except SeedFileError as exc:
         print(f"fakekms: bad seed file {exc}", file=sys.stderr)
         return 2
@@ -222,38 +251,27 @@ def serve(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"fakekms: cannot open {exc.filename}: {exc.strerror}", file=sys.stderr)
         return 2
-    try:
-        server = build_server(app, args.host, args.port)
-    except OSError as exc:
-        print(f"fakekms: cannot listen on {args.host}:{args.port}: {exc.strerror}; "
-              "choose another port with --port (or `make serve PORT=...`), or --port 0 for a free one",
-              file=sys.stderr)
-        app.close()
-        return 1
-    host, port = server.server_address[:2]
-    endpoint = f"http://{host}:{port}"
-    print(f"fakekms {__version__} listening on {endpoint} "
-          f"(state: {args.db if app.store.persistent else 'in memory'}"
-          f"{', seeded' if args.seed is not None else ''}"
-          f"{', clock frozen' if args.frozen else ''})", flush=True)
-    print(f"point a client at it: export AWS_ENDPOINT_URL_KMS={endpoint} AWS_DEFAULT_REGION={args.region}"
-          " (and any AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, e.g. 111122223333 / fakekms)", flush=True)
-    if args.watch_stdin:
-        threading.Thread(target=_stop_at_eof, args=(server,), daemon=True).start()
-    stopped_by = serve_forever(server)
-    app.close()
+    persistent = app.store.persistent
+    if persistent:
+        app.close()  # each worker opens the file itself: a connection must not cross a fork
+
+    endpoint = f"http://{args.host}:{port}"
+
+    def ready() -> None:
+        print(f"fakekms {__version__} listening on {endpoint} "
+              f"(state: {args.db if persistent else 'in memory'}"
+              f"{', seeded' if args.seed is not None else ''}"
+              f"{', clock frozen' if args.frozen else ''}"
+              f"{f', {args.workers} workers' if args.workers > 1 else ''})", flush=True)
+        print(f"point a client at it: export AWS_ENDPOINT_URL_KMS={endpoint} AWS_DEFAULT_REGION={args.region}"
+              " (and any AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, e.g. 111122223333 / fakekms)", flush=True)
+
+    stopped_by = server.serve(make_app if persistent else (lambda: app), args.host, port,
+                              workers=args.workers, in_memory=not persistent, on_ready=ready,
+                              watch_stdin=args.watch_stdin)
     logging.getLogger("fakekms").info(
         "fakekms stopped%s", f" ({signal.Signals(stopped_by).name})" if stopped_by else "")
     return 0
-
-
-def _stop_at_eof(server) -> None:
-    """Waits for standard input to close (the parent exited, however it died), then stops."""
-    # os.read, not sys.stdin: a daemon thread blocked inside a buffered reader aborts the
-    # interpreter's shutdown.
-    while os.read(sys.stdin.fileno(), 4096):
-        pass
-    server.shutdown()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -288,12 +288,13 @@ class ServerProcess(KMSHandle):
         return self.proc.pid
 
     def request(self, method: str, path: str, body: bytes = b"", headers: dict | None = None):
-        """One raw HTTP request on a fresh connection: (status, headers, body)."""
+        """One raw HTTP request on a fresh connection: (status, headers, body); the headers are
+        read without regard to case, as HTTP says (``headers["Content-Type"]``)."""
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
         try:
             conn.request(method, path, body=body, headers=headers or {})
             resp = conn.getresponse()
-            return resp.status, dict(resp.getheaders()), resp.read()
+            return resp.status, resp.headers, resp.read()
         finally:
             conn.close()
 

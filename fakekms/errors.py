@@ -48,6 +48,7 @@ for _code in (
     "MissingAuthenticationTokenException",
     "ThrottlingException",
     "RequestEntityTooLargeException",
+    "RequestTimeoutException",
     "NotAuthorizedException",
 ):
     _declare(_code)

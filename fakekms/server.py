@@ -1,176 +1,238 @@
-"""Serving the WSGI app over HTTP/1.1 with keep-alive, one thread per connection.
+"""Serving the WSGI app with granian, a maintained HTTP server (its HTTP/1.1 is hyper's, in Rust).
 
-werkzeug's development server (3.x) sends ``Connection: close`` on every response and then polls
-the socket for 10 ms to drain it, so SDK clients reconnect for every call. This server is the
-stdlib ``http.server`` with a handler that reads each request body whole before the app runs, so a
-connection always stays in step and can carry the next request. The app stays plain WSGI and runs
-under any WSGI server too.
+Granian parses requests and holds connections outside Python, so idle and slow connections cost
+no thread; it gives keep-alive, a listen backlog, header timeouts and worker processes sharing
+one port. fakekms runs in those workers: the app is made by ``make_app`` in each (in-memory
+state is made once, before the worker is forked, and lives in that one worker).
+
+The app is served through granian's RSGI interface by ``BodyFirst``: the whole body is read on
+the event loop, bounded in size and time, before the app runs on a worker thread. Under WSGI a
+client that announces a body and never sends it holds an app thread for ever.
+
+SIGTERM or SIGINT stops the server gracefully: the workers answer the calls in flight, then
+exit, then the main process does.
 """
 
 from __future__ import annotations
 
+import asyncio
+import ctypes
 import io
 import logging
+import os
 import signal
 import socket
 import sys
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
-from . import __version__, wire
+from . import errors, wire
 
 log = logging.getLogger("fakekms")
 
-# An oversized body is read and dropped up to this size, so that the client gets its 413 answer
-# instead of a broken pipe; past it the connection is simply closed.
+# A burst of clients connecting at once must queue, not be reset.
+BACKLOG = 1024
+# A client that opens a connection and sends no complete header within this time is dropped.
+HEADER_READ_TIMEOUT_MS = 10_000
+# Threads a worker runs the app on: enough that a slow call (an RSA_4096 CreateKey) does not
+# hold up the others, few enough that the GIL is not fought over.
+APP_THREADS = 4
+# An oversized body is read and dropped up to this size (see _discard).
 _MAX_DISCARD_BYTES = 64 << 20
+# A body must arrive whole within this time once its headers have.
+BODY_READ_TIMEOUT_S = 10.0
+_PR_SET_PDEATHSIG = 1
+# Calls that can take long (key pairs are generated, an admin route may wait for the calls in
+# flight) run on a worker thread; the others run on the event loop itself, which saves two
+# thread hand-offs a call, unless the state is a file (a write may wait for another process).
+_SLOW = frozenset({"CreateKey", "GenerateDataKeyPair", "GenerateDataKeyPairWithoutPlaintext", "ReplicateKey",
+                   "GetParametersForImport", "ImportKeyMaterial"})
 
 
-class KMSRequestHandler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class BodyFirst:
+    """An RSGI app that reads each request's body whole (at most ``wire.MAX_BODY_BYTES``, within
+    ``BODY_READ_TIMEOUT_S``) and then calls the WSGI ``app``: on the event loop where ``inline``
+    allows and the call is quick, else on one of ``threads`` threads."""
 
-    def setup(self) -> None:
-        super().setup()
-        # Headers and body go out in separate writes; without NODELAY, Nagle's algorithm holds
-        # the body back until the client's delayed ACK, about 40 ms per call on keep-alive.
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    def __init__(self, app, *, inline: bool = False, threads: int = APP_THREADS) -> None:
+        self.app = app
+        self.inline = inline
+        self.pool = ThreadPoolExecutor(threads, thread_name_prefix="fakekms")
 
-    def version_string(self) -> str:
-        return f"fakekms/{__version__}"
-
-    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
-        self._run()
-
-    def do_GET(self) -> None:  # noqa: N802
-        self._run()
-
-    def do_PUT(self) -> None:  # noqa: N802
-        self._run()
-
-    def do_DELETE(self) -> None:  # noqa: N802
-        self._run()
-
-    def _read_body(self) -> bytes | None:
-        """The whole request body; None if it is too large to read (the connection then closes)."""
-        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            return self._read_chunked()
+    async def __rsgi__(self, scope, protocol) -> None:
+        headers = scope.headers
+        declared = headers.get("content-length")
+        too_large = declared is not None and declared.isdigit() and int(declared) > wire.MAX_BODY_BYTES
+        # A timer, not asyncio.wait_for: no task per request.
+        timer = asyncio.get_running_loop().call_later(BODY_READ_TIMEOUT_S, asyncio.current_task().cancel)
         try:
-            length = int(self.headers.get("Content-Length") or 0)
-        except ValueError:
-            length = -1
-        if length < 0:
-            return None
-        if length > wire.MAX_BODY_BYTES:
-            self._discard(length)
-            return None
-        return self.rfile.read(length) if length else b""
-
-    def _discard(self, length: int) -> None:
-        """Reads and drops an oversized body (up to a bound) so the client sees the 413."""
-        remaining = min(length, _MAX_DISCARD_BYTES)
-        while remaining > 0:
-            chunk = self.rfile.read(min(remaining, 1 << 16))
-            if not chunk:
-                break
-            remaining -= len(chunk)
-
-    def _read_chunked(self) -> bytes | None:
-        body = bytearray()
-        while True:
-            line = self.rfile.readline(1024).split(b";", 1)[0].strip()
-            try:
-                size = int(line, 16)
-            except ValueError:
-                return None
-            if size == 0:
-                while self.rfile.readline(1024).strip():  # trailers
-                    pass
-                return bytes(body)
-            if len(body) + size > wire.MAX_BODY_BYTES:
-                return None
-            body += self.rfile.read(size)
-            self.rfile.readline(1024)
-
-    def _run(self) -> None:
-        body = self._read_body()
+            if too_large:
+                body = await _discard(protocol)
+            else:
+                body = await protocol() if declared is not None else await _read(protocol)
+        except asyncio.CancelledError:
+            log.info("a request's body did not arrive within %.0f s; connection closed", BODY_READ_TIMEOUT_S)
+            exc = errors.RequestTimeoutException(
+                f"The request body did not arrive within {BODY_READ_TIMEOUT_S:.0f} seconds.")
+            protocol.response_bytes(408, [("Content-Type", wire.CONTENT_TYPE), ("Connection", "close")],
+                                   wire.error_body(exc))
+            return
+        except Exception:  # the client went away mid-body: nobody to answer
+            return
+        finally:
+            timer.cancel()
         if body is None:
-            self.close_connection = True
-            body = b""
-            too_large = True
-        else:
-            too_large = False
-        path, _, query = self.path.partition("?")
+            body, too_large = b"", True
         environ = {
-            "REQUEST_METHOD": self.command,
-            "PATH_INFO": path,
-            "QUERY_STRING": query,
-            "SERVER_PROTOCOL": self.request_version,
-            "REMOTE_ADDR": self.client_address[0],
+            "REQUEST_METHOD": scope.method,
+            "PATH_INFO": scope.path,
+            "QUERY_STRING": scope.query_string,
+            "SERVER_PROTOCOL": f"HTTP/{scope.http_version}",
+            "REMOTE_ADDR": scope.client.rsplit(":", 1)[0].strip("[]"),
             "CONTENT_LENGTH": str(len(body)),
-            "CONTENT_TYPE": self.headers.get("Content-Type", ""),
+            "CONTENT_TYPE": headers.get("content-type", ""),
             "wsgi.input": io.BytesIO(body),
-            "wsgi.url_scheme": "http",
+            "wsgi.url_scheme": scope.scheme,
             "fakekms.body_too_large": too_large,
         }
-        for name, value in self.headers.items():
+        for name, value in headers.items():
             key = "HTTP_" + name.upper().replace("-", "_")
             if key not in ("HTTP_CONTENT_LENGTH", "HTTP_CONTENT_TYPE"):
                 environ[key] = value
-        status_line: list[str] = []
-        response_headers: list[tuple[str, str]] = []
+        if self.inline and scope.path == "/" and headers.get("x-amz-target", "").rpartition(".")[2] not in _SLOW:
+            status, response_headers, payload = self._call(environ)
+        else:
+            loop = asyncio.get_running_loop()
+            status, response_headers, payload = await loop.run_in_executor(self.pool, self._call, environ)
+        protocol.response_bytes(status, response_headers, payload)
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("%s \"%s %s HTTP/%s\" %d %d", environ["REMOTE_ADDR"], scope.method, scope.path,
+                      scope.http_version, status, len(payload))
+
+    def _call(self, environ) -> tuple[int, list, bytes]:
+        answer: list = []
 
         def start_response(status, headers, exc_info=None):
-            status_line[:] = [status]
-            response_headers[:] = headers
+            answer[:] = [int(status.split(" ", 1)[0]), headers]
             return lambda data: None  # the app returns its body; write() is not used
 
-        chunks = self.server.app(environ, start_response)
-        payload = b"".join(chunks)
-        code, _, reason = status_line[0].partition(" ")
-        self.send_response(int(code), reason)
-        for name, value in response_headers:
-            if name.lower() == "connection" and value.lower() == "close":
-                self.close_connection = True
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def log_message(self, format, *args):  # noqa: A002 - http.server's signature
-        if log.isEnabledFor(logging.DEBUG):
-            log.debug("%s %s", self.address_string(), format % args)
+        payload = b"".join(self.app(environ, start_response))
+        return answer[0], answer[1], payload
 
 
-class KMSServer(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    # socketserver's default backlog of 5 resets connections when a burst of clients connects
-    # at once (20 threads starting together did).
-    request_queue_size = 128
-
-    def __init__(self, address: tuple[str, int], app) -> None:
-        self.app = app
-        super().__init__(address, KMSRequestHandler)
+async def _discard(protocol) -> None:
+    """Reads an oversized body and drops it, up to a bound, so that the client, still sending,
+    gets its 413 answer rather than a broken pipe; past the bound the connection just closes."""
+    size = 0
+    async for chunk in protocol:
+        size += len(chunk)
+        if size > _MAX_DISCARD_BYTES:
+            break
 
 
-def build_server(app, host: str = "127.0.0.1", port: int = 0) -> KMSServer:
-    return KMSServer((host, port), app)
+async def _read(protocol) -> bytes | None:
+    """The whole body, or None once it passes the size limit."""
+    chunks, size = [], 0
+    async for chunk in protocol:
+        size += len(chunk)
+        if size > wire.MAX_BODY_BYTES:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
-def serve_forever(server: KMSServer) -> int | None:
-    """Serves until SIGINT or SIGTERM (answered: the signal's number) or ``server.shutdown()``
-    (None), then closes the socket."""
+def probe(host: str, port: int) -> int:
+    """The port to serve on: ``port`` if nothing listens there (port 0: a free one). OSError
+    if it is taken. Granian's workers share the port (SO_REUSEPORT), so a second fakekms on a
+    busy port would be let in beside the first without this check."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.bind((host, port))
+        return sock.getsockname()[1]
+
+
+def serve(make_app: Callable[[], object], host: str, port: int, *, workers: int = 1, in_memory: bool = True,
+          on_ready: Callable[[], None] | None = None, watch_stdin: bool = False) -> int | None:
+    """Serves until SIGTERM or SIGINT (answered: the signal's number), or until standard input
+    closes with ``watch_stdin``. ``on_ready`` runs once the port answers."""
+    from granian.constants import HTTPModes, Interfaces, RuntimeModes
+    from granian.http import HTTP1Settings
+    from granian.server import Server
+
     received: list[int] = []
+    server = Server(
+        "fakekms", address=host, port=port, interface=Interfaces.RSGI, workers=workers, runtime_mode=RuntimeModes.mt,
+        backlog=BACKLOG, http=HTTPModes.http1,
+        http1_settings=HTTP1Settings(header_read_timeout=HEADER_READ_TIMEOUT_MS, keep_alive=True),
+        log_enabled=True, log_level="warning", log_dictconfig=_log_config(), workers_kill_timeout=30,
+    )
+    original = server.signal_handler_interrupt
 
-    def stop(signum, frame):
-        received.append(signum)
-        threading.Thread(target=server.shutdown, daemon=True).start()
+    def interrupted(*args, **kwargs):
+        received.append(args[0] if args and isinstance(args[0], int) else signal.SIGTERM)
+        return original(*args, **kwargs)
 
-    signal.signal(signal.SIGTERM, stop)
+    server.signal_handler_interrupt = interrupted
+    if on_ready is not None:
+        threading.Thread(target=_when_answering, args=(host, port, on_ready), daemon=True).start()
+    if watch_stdin:
+        threading.Thread(target=_stop_at_eof, daemon=True).start()
     try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        received.append(signal.SIGINT)
-    finally:
-        server.server_close()
-        sys.stdout.flush()
+        server.serve(target_loader=lambda _target: _in_worker(make_app, in_memory), wrap_loader=True)
+    except SystemExit as exc:  # granian exits non-zero when a worker died
+        if exc.code:
+            raise
     return received[0] if received else None
+
+
+def _in_worker(make_app: Callable[[], object], in_memory: bool):
+    """The app of one worker, which ends with its parent (a main process killed outright must not
+    leave a worker serving the port) and closes the app's store when it stops."""
+    from multiprocessing import util
+
+    if sys.platform.startswith("linux"):
+        parent = os.getppid()
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != parent:  # the parent died before the line above
+            os._exit(1)
+    app = make_app()
+    util.Finalize(app, app.close, exitpriority=10)
+    return BodyFirst(app, inline=in_memory)
+
+
+def _when_answering(host: str, port: int, on_ready: Callable[[], None]) -> None:
+    deadline = time.monotonic() + 30
+    target = "127.0.0.1" if host in ("0.0.0.0", "") else ("::1" if host == "::" else host)
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection((target, port), timeout=1).close()
+        except OSError:
+            time.sleep(0.002)
+            continue
+        on_ready()
+        return
+
+
+def _stop_at_eof() -> None:
+    """Waits for standard input to close (the parent exited, however it died), then stops."""
+    # os.read, not sys.stdin: a daemon thread blocked inside a buffered reader aborts the
+    # interpreter's shutdown.
+    while os.read(sys.stdin.fileno(), 4096):
+        pass
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
+def _log_config() -> dict:
+    """granian's own messages go to standard error with fakekms's, never to standard output."""
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"generic": {"()": "logging.Formatter",
+                                   "fmt": "%(asctime)s %(levelname)s granian %(message)s"}},
+        "handlers": {"console": {"formatter": "generic", "class": "logging.StreamHandler",
+                                 "stream": "ext://sys.stderr"}},
+        "loggers": {"_granian": {"handlers": ["console"], "level": "WARNING", "propagate": False},
+                    "granian.access": {"handlers": ["console"], "level": "WARNING", "propagate": False}},
+    }

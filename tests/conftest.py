@@ -3,17 +3,16 @@ a test needs to reach inside it (the clock, the store)."""
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 
 import boto3
 import pytest
 from botocore.config import Config
+from helpers import serve_in_thread
 
 from fakekms.app import FakeKMS
 from fakekms.control import Admin, KMSHandle, start_server
 from fakekms.inprocess import mock_kms
-from fakekms.server import build_server
 from fakekms.state import open_store
 
 REGION = "us-west-2"
@@ -103,10 +102,8 @@ class LocalServer:
 @pytest.fixture
 def local(tmp_path):
     app = FakeKMS(open_store(":memory:"))
-    httpd = build_server(app, "127.0.0.1", 0)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield LocalServer(app, f"http://127.0.0.1:{httpd.server_address[1]}")
+    httpd, endpoint = serve_in_thread(app)
+    yield LocalServer(app, endpoint)
     httpd.shutdown()
     httpd.server_close()
     app.store.close()

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import socketserver
+import threading
+import wsgiref.simple_server
+
 import pytest
 from botocore.exceptions import ClientError
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -32,3 +36,20 @@ def own_aliases(client, **kwargs) -> list[dict]:
     """ListAliases less AWS's predefined aliases, which have no TargetKeyId until their AWS
     managed key exists."""
     return [a for a in client.list_aliases(**kwargs)["Aliases"] if "TargetKeyId" in a]
+
+
+class _QuietHandler(wsgiref.simple_server.WSGIRequestHandler):
+    def log_message(self, format, *args):  # noqa: A002 - the stdlib's signature
+        pass
+
+
+class _ThreadingWSGIServer(socketserver.ThreadingMixIn, wsgiref.simple_server.WSGIServer):
+    daemon_threads = True
+
+
+def serve_in_thread(app):
+    """A test's own ``app`` (a custom backend or authorizer) over HTTP in a thread of the test
+    process: (server, endpoint). ``server.shutdown()`` and ``server.server_close()`` stop it."""
+    httpd = wsgiref.simple_server.make_server("127.0.0.1", 0, app, _ThreadingWSGIServer, _QuietHandler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    return httpd, f"http://127.0.0.1:{httpd.server_address[1]}"

@@ -12,13 +12,12 @@ import pytest
 from conftest import make_client
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
-from helpers import kms_error
+from helpers import kms_error, serve_in_thread
 
 from fakekms.app import FakeKMS, create_app
 from fakekms.authorize import AccessRequest, Authorizer, denied
 from fakekms.crypto.software import SoftwareBackend
 from fakekms.seeding import RandomSource
-from fakekms.server import build_server
 from fakekms.state import open_store
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
@@ -73,9 +72,7 @@ class RefuseAccount(Authorizer):
 
 
 def serve(app: FakeKMS):
-    httpd = build_server(app, "127.0.0.1", 0)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    return httpd, f"http://127.0.0.1:{httpd.server_address[1]}"
+    return serve_in_thread(app)
 
 
 @pytest.fixture
