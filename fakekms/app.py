@@ -60,7 +60,7 @@ class FakeKMS:
         # routes that change one process's state are refused.
         self.workers = 1
         self.pipeline.verify_signatures = verify_signatures
-        self.views = Views(self.store, self.pipeline.catch_up)
+        self.views = Views(self.store, self.pipeline.catch_up, self.audit.flush)
         self.admin = AdminRoutes(self)
         # Read and checked before anything else starts: a bad file raises SeedFileError here.
         self.seed_plans = [seedfile.load(path, region=region, seed=seed) for path in seed_files]
@@ -109,6 +109,7 @@ class FakeKMS:
             self.rng.restart()
             self.identities.reset()
             self.enforce_policies = self.enforce_policies_at_start
+            self.audit.discard()
             with self.store.transaction() as tx:
                 tx.wipe()
                 self._write_seeds(tx, self.seed_plans)
@@ -136,8 +137,8 @@ class FakeKMS:
         return [ref for plan in plans for ref in plan.apply(tx, now, self.backend)]
 
     def close(self) -> None:
+        self.audit.close()  # its last events first
         self.store.close()
-        self.audit.close()
 
     # --- WSGI -----------------------------------------------------------------------------
 

@@ -251,39 +251,67 @@ def concerns(event: dict, key: str) -> bool:
 
 
 class AuditLog:
-    """Where every call's event goes, once the call's own transaction has ended: the store (in
-    a short transaction of its own, with the key use GetKeyLastUsage reports) and, if given,
-    the ``--audit-log`` file."""
+    """Where every call's event goes, once the call's own transaction has ended: the store (with
+    the key use GetKeyLastUsage reports) and, if given, the ``--audit-log`` file.
+
+    A file store gets each event as its call ends, in a short transaction of its own. An
+    in-memory store, which nothing outside this process reads, gets them in batches of
+    ``IN_MEMORY_BATCH``: one transaction, each key's last use written once. Every reader of
+    the audit store calls ``flush()`` first (the views, GetKeyLastUsage)."""
+
+    IN_MEMORY_BATCH = 64
 
     def __init__(self, store: Store, path: str | None = None) -> None:
         self.store = store
         self.file = AuditFile(path) if path else None
+        self.batch = 1 if store.persistent else self.IN_MEMORY_BATCH
+        self._pending: list[tuple[float, str, dict, list]] = []
+        self._pending_lock = threading.Lock()
+        self._flush_lock = threading.Lock()  # batches are written in the order they were made
 
     def record(self, ctx: RequestContext, params: dict | None, result: dict | None = None,
                error=None) -> None:
         event = build_event(ctx, params, result, error)
         use = KeyUse(ctx.operation, ctx.now, event["eventID"], ctx.request_id)
-        try:
-            self.store.append_audit(ctx.now, ctx.operation, json.dumps(event),
-                                    [(*key, use) for key in key_uses(ctx, event)])
-        except Exception:  # the answer matters more than its record
-            log.exception("%s could not record the audit event", ctx.request_id)
-            return
-        if self.file is not None:
-            self.file.write(event)
+        self._add(ctx.now, ctx.operation, event, [(*key, use) for key in key_uses(ctx, event)])
 
     def record_service_events(self, events: list[ServiceEvent]) -> None:
         for event in events:
-            record = service_event(event)
+            self._add(event.at, event.name, service_event(event), [])
+
+    def _add(self, at: float, name: str, event: dict, uses: list) -> None:
+        if self.file is not None:
+            self.file.write(event)
+        with self._pending_lock:
+            self._pending.append((at, name, event, uses))
+            full = len(self._pending) >= self.batch
+        if full:
+            self.flush()
+
+    def flush(self) -> None:
+        """Writes the events not yet in the store."""
+        with self._flush_lock:
+            with self._pending_lock:
+                pending, self._pending = self._pending, []
+            if not pending:
+                return
+            last_use = {}
+            for _, _, _, uses in pending:
+                for account, region, key_id, use in uses:
+                    last_use[account, region, key_id] = use
             try:
-                self.store.append_audit(event.at, event.name, json.dumps(record), [])
-            except Exception:
-                log.exception("could not record the %s service event", event.name)
-                continue
-            if self.file is not None:
-                self.file.write(record)
+                self.store.append_audit_batch([(at, name, json.dumps(event)) for at, name, event, _ in pending],
+                                              [(*key, use) for key, use in last_use.items()])
+            except Exception:  # the answers matter more than their record
+                log.exception("could not record %d audit events", len(pending))
+
+    def discard(self) -> None:
+        """Drops the events not yet written (a reset wipes the audit log)."""
+        with self._pending_lock:
+            self._pending = []
 
     def close(self) -> None:
+        self.flush()
         if self.file is not None:
             self.file.close()
 

@@ -106,10 +106,10 @@ class BodyFirst:
         else:
             loop = asyncio.get_running_loop()
             status, response_headers, payload = await loop.run_in_executor(self.pool, self._call, environ)
-        protocol.response_bytes(status, response_headers, payload)
-        if log.isEnabledFor(logging.DEBUG):
+        if log.isEnabledFor(logging.DEBUG):  # before the answer, so that the log is in step with it
             log.debug("%s \"%s %s HTTP/%s\" %d %d", environ["REMOTE_ADDR"], scope.method, scope.path,
                       scope.http_version, status, len(payload))
+        protocol.response_bytes(status, response_headers, payload)
 
     def _call(self, environ) -> tuple[int, list, bytes]:
         answer: list = []

@@ -20,10 +20,13 @@ _ALL = 1 << 62  # aliases are few: read at once
 
 
 class Views:
-    def __init__(self, store: Store, catch_up: Callable[[], None] = lambda: None) -> None:
+    def __init__(self, store: Store, catch_up: Callable[[], None] = lambda: None,
+                 flush_audit: Callable[[], None] = lambda: None) -> None:
         self.store = store
         # Runs what time has made due, so that a view shows a key deleted by the clock as gone.
         self._catch_up = catch_up
+        # Writes the audit events still held back (see AuditLog).
+        self._flush_audit = flush_audit
 
     def keys(self, account: str | None = None, region: str | None = None) -> list[dict]:
         """Every key (of one account or Region, if given), oldest first."""
@@ -52,6 +55,7 @@ class Views:
     def audit_events(self, event_name: str | None = None, key: str | None = None,
                      since: float | None = None) -> list[dict]:
         """The kept audit events, oldest first, filtered by name, key and start time."""
+        self._flush_audit()
         with self.store.read() as tx:
             rows = tx.audit_events(event_name, since)
         events = (json.loads(doc) for _, doc in rows)

@@ -197,6 +197,30 @@ def test_the_store_keeps_the_newest_events():
         app.close()
 
 
+def test_held_back_events_come_whole_and_in_order():
+    """An in-memory store takes events in batches: a reader sees every event, in call order,
+    however the calls fall across batches, and a key's last use is its last call's."""
+    app = create_app()
+    try:
+        created = json.loads(app.handle("TrentService.CreateKey", b"{}")[1])["KeyMetadata"]["KeyId"]
+        for n in range(1, 151):
+            app.handle("TrentService.GenerateRandom", json.dumps({"NumberOfBytes": n}).encode())
+            if n == 100:
+                app.handle("TrentService.Encrypt", json.dumps({"KeyId": created, "Plaintext": "cA=="}).encode())
+        events = app.audit_events()
+        assert [e["requestParameters"]["numberOfBytes"] for e in events if e["eventName"] == "GenerateRandom"] == \
+            list(range(1, 151))
+        assert [e["eventName"] for e in events][:1] == ["CreateKey"] and len(events) == 152
+        last = json.loads(app.handle("TrentService.GetKeyLastUsage", json.dumps({"KeyId": created}).encode())[1])
+        encrypt = [e for e in events if e["eventName"] == "Encrypt"][0]
+        assert last["KeyLastUsage"]["CloudTrailEventId"] == encrypt["eventID"]
+        app.handle("TrentService.GenerateRandom", b'{"NumberOfBytes": 1}')
+        app.reset()  # the held-back event goes with the rest
+        assert app.audit_events() == []
+    finally:
+        app.close()
+
+
 # --- GetKeyLastUsage ------------------------------------------------------------------------
 
 

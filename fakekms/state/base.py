@@ -189,12 +189,18 @@ class Store(ABC):
     def read(self) -> AbstractContextManager[ReadTransaction]:
         """A read-only snapshot, for views that must not write."""
 
-    @abstractmethod
     def append_audit(self, time: float, event_name: str, doc: str,
                      uses: list[tuple[str, str, str, KeyUse]] = ()) -> None:
         """Keeps a call's audit event and, atomically with it, the last use of each key
         (account, Region, key id) it used; the oldest events beyond the store's retention are
         dropped. Its own transaction: a call's event is written once the call has ended."""
+        self.append_audit_batch([(time, event_name, doc)], uses)
+
+    @abstractmethod
+    def append_audit_batch(self, events: list[tuple[float, str, str]],
+                           uses: list[tuple[str, str, str, KeyUse]] = ()) -> None:
+        """Keeps audit events (time, event name, JSON), in order, and each key's last use, in
+        one transaction."""
 
     @abstractmethod
     def close(self) -> None: ...

@@ -86,12 +86,30 @@ class KeyRecord:
 
     @classmethod
     def from_json(cls, text: str) -> "KeyRecord":
-        data = json.loads(text)
-        known = _names(cls)
-        key = cls(**(data if data.keys() <= known else {k: v for k, v in data.items() if k in known}))
-        if key.multi_region and key.multi_region_type is None:  # written before replicas existed
-            key.multi_region_type = "PRIMARY"
+        """The record a stored document holds: parsed once per distinct document (a key is read
+        far more often than written), then copied, since operations change the records they get."""
+        parsed = _PARSED_KEYS.get(text)
+        if parsed is None:
+            data = json.loads(text)
+            known = _names(cls)
+            parsed = cls(**(data if data.keys() <= known else {k: v for k, v in data.items() if k in known}))
+            if parsed.multi_region and parsed.multi_region_type is None:  # written before replicas existed
+                parsed.multi_region_type = "PRIMARY"
+            if len(_PARSED_KEYS) >= _PARSED_LIMIT:
+                _PARSED_KEYS.clear()
+            _PARSED_KEYS[text] = parsed
+        key = object.__new__(cls)
+        key.__dict__.update(parsed.__dict__)
+        key.extra = dict(parsed.extra)
         return key
+
+
+# Stored documents and what they parse to (see KeyRecord.from_json, MaterialRecord.from_row):
+# keyed by the text itself, so a changed record is simply a new entry. Bounded, and emptied
+# when full: a cache, not a copy of the store.
+_PARSED_LIMIT = 4096
+_PARSED_KEYS: dict[str, "KeyRecord"] = {}
+_PARSED_DOCS: dict[str, dict] = {}
 
 
 @dataclass
@@ -144,10 +162,15 @@ class MaterialRecord:
 
     @classmethod
     def from_row(cls, version: int, ref, created: float, state: str, doc: str) -> "MaterialRecord":
-        data = json.loads(doc)
-        known = _names(cls)
+        fields_of_doc = _PARSED_DOCS.get(doc)
+        if fields_of_doc is None:
+            known = _names(cls)
+            fields_of_doc = {k: v for k, v in json.loads(doc).items() if k in known}
+            if len(_PARSED_DOCS) >= _PARSED_LIMIT:
+                _PARSED_DOCS.clear()
+            _PARSED_DOCS[doc] = fields_of_doc
         return cls(version=version, ref=bytes(ref) if ref is not None else None,
-                   created=created, state=state, **{k: v for k, v in data.items() if k in known})
+                   created=created, state=state, **fields_of_doc)
 
 
 @dataclass

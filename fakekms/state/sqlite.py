@@ -203,28 +203,29 @@ class SQLiteStore(Store):
                 tx._conn = None
                 self._conn.execute("ROLLBACK")
 
-    def append_audit(self, time: float, event_name: str, doc: str,
-                     uses: list[tuple[str, str, str, KeyUse]] = ()) -> None:
+    def append_audit_batch(self, events: list[tuple[float, str, str]],
+                           uses: list[tuple[str, str, str, KeyUse]] = ()) -> None:
         with self._lock:
-            # One statement commits alone; with key uses, all of them in one transaction.
-            if uses:
+            # One statement commits alone; more, in one transaction.
+            alone = len(events) == 1 and not uses
+            if not alone:
                 self._conn.execute("BEGIN IMMEDIATE")
             try:
-                seq = self._conn.execute("INSERT INTO audit (time, event_name, doc) VALUES (?, ?, ?)",
-                                         (time, event_name, doc)).lastrowid
-                for account, region, key_id, use in uses:
-                    self._conn.execute(
-                        "INSERT OR REPLACE INTO key_usage (account, region, key_id, operation, time,"
-                        " event_id, request_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                        (account, region, key_id, use.operation, use.time, use.event_id, use.request_id),
-                    )
+                self._conn.executemany("INSERT INTO audit (time, event_name, doc) VALUES (?, ?, ?)", events)
+                seq = self._conn.execute("SELECT last_insert_rowid()").fetchone()[0]
+                self._conn.executemany(
+                    "INSERT OR REPLACE INTO key_usage (account, region, key_id, operation, time,"
+                    " event_id, request_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [(account, region, key_id, use.operation, use.time, use.event_id, use.request_id)
+                     for account, region, key_id, use in uses],
+                )
             except BaseException:
-                if uses:
+                if not alone:
                     self._conn.execute("ROLLBACK")
                 raise
-            if uses:
+            if not alone:
                 self._conn.execute("COMMIT")
-            if seq % 100 == 0:  # trimmed in batches, not on every call
+            if seq // 100 != (seq - len(events)) // 100:  # trimmed in batches, not on every call
                 self._conn.execute("DELETE FROM audit WHERE seq <= ?", (seq - self.audit_retention,))
 
     def close(self) -> None:
