@@ -8,14 +8,13 @@ The app is plain WSGI rather than a Flask app: KMS has a single route, and skipp
 
 from __future__ import annotations
 
-import uuid
 
 from . import errors, identities, seedfile, wire
 from .admin import STATUS_TEXT, AdminRoutes, read_body
 from .audit import AuditLog
 from .authorize import Authorizer, DefaultAuthorizer, PolicyAuthorizer
 from .clock import Clock, check_time, epoch_seconds
-from .context import DEFAULT_REGION
+from .context import DEFAULT_REGION, random_id
 from .crypto.backend import KeyBackend
 from .crypto.software import SoftwareBackend
 from .identities import Identities
@@ -149,12 +148,12 @@ class FakeKMS:
             return self.admin(method, path, environ, start_response)
         if path != "/" or method != "POST":
             exc = errors.UnknownOperationException(f"fakekms serves KMS at POST /, not {method} {path}")
-            return self._respond(start_response, 404, wire.error_body(exc), str(uuid.uuid4()), close=True)
+            return self._respond(start_response, 404, wire.error_body(exc), random_id(), close=True)
         raw = None if environ.get("fakekms.body_too_large") else read_body(environ)
         if raw is None:
             exc = errors.RequestEntityTooLargeException(
                 f"Request body is larger than {wire.MAX_BODY_BYTES} bytes")
-            return self._respond(start_response, 413, wire.error_body(exc), str(uuid.uuid4()), close=True)
+            return self._respond(start_response, 413, wire.error_body(exc), random_id(), close=True)
         status, body, request_id = self.handle(
             environ.get("HTTP_X_AMZ_TARGET"),
             raw,

@@ -15,11 +15,10 @@ import datetime
 import json
 import logging
 import threading
-import uuid
 from functools import lru_cache
 
 from . import model
-from .context import RequestContext, ServiceEvent
+from .context import RequestContext, ServiceEvent, random_id
 from .state import KeyUse, Store
 
 log = logging.getLogger("fakekms")
@@ -142,7 +141,23 @@ def response_elements(operation: str, result: dict | None) -> dict | None:
 
 def user_identity(caller, ctx: RequestContext) -> dict:
     """CloudTrail's userIdentity for the caller: Root, IAMUser, or AssumedRole with its
-    sessionContext; ``invokedBy`` when an AWS service made the call on the principal's behalf."""
+    sessionContext; ``invokedBy`` when an AWS service made the call on the principal's behalf.
+    Made once per caller and access key (events are only ever serialized, never changed)."""
+    if caller is None:
+        return _user_identity(caller, ctx)
+    cache_key = (caller, ctx.access_key_id)
+    identity = _IDENTITIES.get(cache_key)
+    if identity is None:
+        if len(_IDENTITIES) >= 1024:
+            _IDENTITIES.clear()
+        identity = _IDENTITIES[cache_key] = _user_identity(caller, ctx)
+    return identity
+
+
+_IDENTITIES: dict = {}
+
+
+def _user_identity(caller, ctx: RequestContext) -> dict:
     if caller is None:
         identity = {"type": "Root", "principalId": ctx.account, "arn": ctx.root_arn(), "accountId": ctx.account}
     else:
@@ -196,7 +211,7 @@ def build_event(
         event["additionalEventData"] = {"fakekmsReason": error.detail}
     event.update({
         "requestID": ctx.request_id,
-        "eventID": str(uuid.uuid4()),
+        "eventID": random_id(),
         "readOnly": read_only(operation),
         "resources": [
             {"accountId": account, "type": "AWS::KMS::Key", "ARN": arn}
@@ -223,7 +238,7 @@ def service_event(event: ServiceEvent) -> dict:
         "userAgent": "AWS Internal",
         "requestParameters": None,
         "responseElements": event.response,
-        "eventID": str(uuid.uuid4()),
+        "eventID": random_id(),
         "readOnly": False,
         "resources": [{"accountId": event.account, "type": "AWS::KMS::Key", "ARN": event.arn}],
         "eventType": "AwsServiceEvent",

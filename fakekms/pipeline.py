@@ -19,14 +19,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
-import uuid
 from contextlib import contextmanager
 
 from . import errors, model, ops, signatures, wire
 from .audit import AuditLog
 from .authorize import Authorizer
 from .clock import Clock
-from .context import DEFAULT_ACCOUNT, Caller, RequestContext
+from .context import DEFAULT_ACCOUNT, Caller, RequestContext, random_id
 from .crypto.backend import KeyBackend
 from .identities import Identities
 from .signatures import SignedRequest
@@ -115,7 +114,7 @@ class Pipeline:
         """A call's context in the default account and Region, until its signature says more."""
         return RequestContext(
             operation=operation, account=DEFAULT_ACCOUNT, region=self.region,
-            request_id=str(uuid.uuid4()), now=self.clock.now(), source_ip=source_ip,
+            request_id=random_id(), now=self.clock.now(), source_ip=source_ip,
             user_agent=user_agent, rng=self.rng, backend=self.backend, authorizer=self.authorizer,
         )
 
