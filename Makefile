@@ -50,6 +50,7 @@ bench: $(VENV)/.test-dependencies  ## print figures beside moto and local-kms
 	$(PIP) "moto[server]"
 	$(BIN)/python benchmarks/compare_moto.py
 	$(BIN)/python benchmarks/under_load.py
+	$(BIN)/python benchmarks/serving.py
 
 clean:  ## remove .venv, .venv-compat and caches
 	rm -rf $(VENV) $(COMPAT_VENV) .pytest_cache *.egg-info
