@@ -82,8 +82,10 @@ class AdminRoutes:
     def health(self) -> dict:
         store = self.app.store
         accounts = self.app.views.counts()
+        trouble = store.trouble
         return {
-            "status": "ok",
+            "status": "degraded" if trouble else "ok",
+            **({"reason": f"writes fail: {trouble}"} if trouble else {}),
             "version": __version__,
             "backend": store.backend,
             "db": store.location,

@@ -19,7 +19,7 @@ from functools import lru_cache
 
 from . import model
 from .context import RequestContext, ServiceEvent, random_id
-from .state import KeyUse, Store
+from .state import KeyUse, Store, StoreUnavailable
 
 log = logging.getLogger("fakekms")
 
@@ -275,6 +275,8 @@ class AuditLog:
     the audit store calls ``flush()`` first (the views, GetKeyLastUsage)."""
 
     IN_MEMORY_BATCH = 64
+    # Events kept while the store cannot take them; past this, the oldest are dropped.
+    HELD_LIMIT = 10_000
 
     def __init__(self, store: Store, path: str | None = None) -> None:
         self.store = store
@@ -299,12 +301,14 @@ class AuditLog:
             self.file.write(event)
         with self._pending_lock:
             self._pending.append((at, name, event, uses))
-            full = len(self._pending) >= self.batch
+            full = len(self._pending) >= self.batch or self.store.trouble is not None
         if full:
             self.flush()
 
     def flush(self) -> None:
-        """Writes the events not yet in the store."""
+        """Writes the events not yet in the store. While the store cannot take them (its disk is
+        full, another process holds its lock) they wait in memory, up to ``HELD_LIMIT``, for a
+        later flush: an answer never waits on its own record."""
         with self._flush_lock:
             with self._pending_lock:
                 pending, self._pending = self._pending, []
@@ -316,8 +320,14 @@ class AuditLog:
                     last_use[account, region, key_id] = use
             try:
                 self.store.append_audit_batch([(at, name, json.dumps(event)) for at, name, event, _ in pending],
-                                              [(*key, use) for key, use in last_use.items()])
-            except Exception:  # the answers matter more than their record
+                                              [(*key, use) for key, use in last_use.items()],
+                                              wait=self.store.trouble is None)
+            except StoreUnavailable as exc:
+                with self._pending_lock:
+                    self._pending = (pending + self._pending)[-self.HELD_LIMIT:]
+                    held = len(self._pending)
+                log.error("audit events wait in memory (%d now): %s", held, exc)
+            except Exception:
                 log.exception("could not record %d audit events", len(pending))
 
     def discard(self) -> None:

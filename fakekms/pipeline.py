@@ -21,7 +21,7 @@ import threading
 import time
 from contextlib import contextmanager
 
-from . import errors, model, ops, signatures, wire
+from . import audit, errors, model, ops, signatures, wire
 from .audit import AuditLog
 from .authorize import Authorizer
 from .clock import Clock
@@ -31,7 +31,7 @@ from .identities import Identities
 from .signatures import SignedRequest
 from .ops import lifecycle
 from .seeding import RandomSource
-from .state import Store
+from .state import Store, StoreUnavailable
 
 log = logging.getLogger("fakekms")
 # One line per answered call at INFO; ``fakekms serve --quiet`` raises this logger's level.
@@ -45,8 +45,16 @@ def account_for(access_key_id: str | None) -> str:
     return DEFAULT_ACCOUNT
 
 
+# Operations that change no state (CloudTrail's readOnly ones, but GetParametersForImport, which
+# keeps its import token): they run without the write lock until they write.
+_READERS = frozenset(op for op in model.operation_names() if audit.read_only(op)) - {"GetParametersForImport"}
 # Operations that read what the audit log writes (a key's last use): its held-back events first.
 _READS_AUDIT = frozenset({"GetKeyLastUsage"})
+
+
+# AWS's words for KMSInternalException (the service model's): what a call gets when the store
+# cannot take it now; the reason goes to the log and the audit record.
+_RETRY = "The request was rejected because an internal exception occurred. The request can be retried."
 
 
 class Gate:
@@ -151,6 +159,10 @@ class Pipeline:
                 body = model.serialize_output(ctx.operation, result) if model.output_shape_name(ctx.operation) else None
             except errors.KMSError as exc:
                 return self._refused(ctx, target, params, exc, started)
+            except StoreUnavailable as exc:  # the disk is full, another process holds the lock...
+                log.warning("%s %s failed: the store is unavailable: %s", ctx.request_id, ctx.operation, exc)
+                return self._refused(ctx, target, params, errors.KMSInternalException(_RETRY, detail=str(exc)),
+                                     started, status=500)
             except Exception:  # a bug of ours: AWS's internal error, never a traceback on the wire
                 log.exception("%s %s failed", ctx.request_id, ctx.operation or target)
                 exc = errors.KMSInternalException("fakekms failed to process the request; see its log.")
@@ -162,14 +174,25 @@ class Pipeline:
             return 200, wire.encode(body), ctx.request_id
 
     def run(self, ctx: RequestContext, op: ops.Operation, params: dict):
-        """The operation's prepare step, then the operation in one write transaction."""
+        """The operation's prepare step, then the operation in one write transaction. A call
+        that only reads takes no write lock unless it writes; if it had to write (a timed event
+        fell due, an AWS managed key was made) and another process held the lock, it runs again
+        as a writer."""
         if op.prepare is not None:
             try:
                 ctx.prepared = op.prepare(ctx, params)
             except BaseException:
                 self._destroy(ctx.generated)
                 raise
-        return self._transact(ctx, lambda: ops.run(ctx, op, params))
+        work = lambda: ops.run(ctx, op, params)  # noqa: E731
+        if op.prepare is None and ctx.operation in _READERS:
+            try:
+                return self._transact(ctx, work, read_only=True)
+            except StoreUnavailable:
+                if self.store.trouble is None or "lock" not in self.store.trouble:
+                    raise
+                ctx.service_events, ctx.retired = [], []
+        return self._transact(ctx, work)
 
     def catch_up(self) -> None:
         """Runs the timed events due by now, outside any call (before a read-only view)."""
@@ -181,14 +204,14 @@ class Pipeline:
         with self.gate:
             self._transact(ctx, lambda: None)
 
-    def _transact(self, ctx: RequestContext, work):
+    def _transact(self, ctx: RequestContext, work, read_only: bool = False):
         """``work()`` in one write transaction, as ``ctx.tx``, after the timed events due by
         now. Those are committed first if any ran, so a failing call does not undo them (and
         they are not run, and logged, again by the next call). Material made for the work is
         destroyed if it does not commit; material of keys deleted, once that has committed."""
         timed: list = []  # the service events of the timed events, once committed
         try:
-            with self.store.transaction() as tx:
+            with self.store.transaction(read_only=read_only) as tx:
                 ctx.tx = tx
                 prepared = len(ctx.generated)
                 if lifecycle.catch_up(ctx):

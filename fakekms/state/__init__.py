@@ -1,7 +1,7 @@
 """State: the store interface (``base``) and its engines; SQLite today, in memory by default or
 in a file."""
 
-from .base import ReadTransaction, Store, StoreError, Transaction
+from .base import ReadTransaction, Store, StoreError, StoreUnavailable, Transaction
 from .records import AliasRecord, GrantRecord, ImportTokenRecord, KeyRecord, KeyUse, MaterialRecord
 from .sqlite import DEFAULT_AUDIT_RETENTION, SQLiteStore
 
@@ -12,5 +12,5 @@ def open_store(db: str = ":memory:", *, audit_retention: int = DEFAULT_AUDIT_RET
 
 
 __all__ = ["AliasRecord", "DEFAULT_AUDIT_RETENTION", "GrantRecord", "ImportTokenRecord", "KeyRecord", "KeyUse",
-           "MaterialRecord", "ReadTransaction", "SQLiteStore", "Store", "StoreError", "Transaction",
+           "MaterialRecord", "ReadTransaction", "SQLiteStore", "Store", "StoreError", "StoreUnavailable", "Transaction",
            "open_store"]

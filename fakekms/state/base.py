@@ -22,6 +22,12 @@ class StoreError(Exception):
     """A store that cannot be opened; the message names it and says what to do."""
 
 
+class StoreUnavailable(Exception):
+    """The store cannot take this transaction now (its disk is full, another process holds its
+    lock, its file cannot be written): the call fails, the store stays whole, later calls may
+    succeed. The message says why, for the log."""
+
+
 class ReadTransaction(ABC):
     """Reads, inside one consistent snapshot."""
 
@@ -177,13 +183,19 @@ class Store(ABC):
     backend: str
     #: Whether the state outlives the process.
     persistent: bool
+    #: Why the last write failed for want of the store (StoreUnavailable's words); None once a
+    #: write has succeeded since.
+    trouble: str | None = None
     #: Where the state is kept (a path, a connection string), or None in memory.
     location: str | None
 
     @abstractmethod
-    def transaction(self) -> AbstractContextManager[Transaction]:
+    def transaction(self, *, read_only: bool = False) -> AbstractContextManager[Transaction]:
         """A write transaction; writers are serialised (across processes too, where the engine
-        is shared), so what one reads stays true until it commits."""
+        is shared), so what one reads stays true until it commits. ``read_only``: the call
+        expects only to read, so the write lock is taken at its first write, if any (a write
+        that then finds another process's lock raises StoreUnavailable). StoreUnavailable when
+        the store cannot take the transaction now."""
 
     @abstractmethod
     def read(self) -> AbstractContextManager[ReadTransaction]:
@@ -198,9 +210,9 @@ class Store(ABC):
 
     @abstractmethod
     def append_audit_batch(self, events: list[tuple[float, str, str]],
-                           uses: list[tuple[str, str, str, KeyUse]] = ()) -> None:
+                           uses: list[tuple[str, str, str, KeyUse]] = (), *, wait: bool = True) -> None:
         """Keeps audit events (time, event name, JSON), in order, and each key's last use, in
-        one transaction."""
+        one transaction; StoreUnavailable if it cannot (at once, without ``wait``)."""
 
     @abstractmethod
     def close(self) -> None: ...

@@ -27,7 +27,7 @@ from contextlib import contextmanager
 from typing import Iterator
 
 from . import migrations
-from .base import ReadTransaction, Store, StoreError, Transaction
+from .base import ReadTransaction, Store, StoreError, StoreUnavailable, Transaction
 from .records import AliasRecord, GrantRecord, ImportTokenRecord, KeyRecord, KeyUse, MaterialRecord
 
 SCHEMA_VERSION = 2
@@ -118,6 +118,8 @@ CREATE TABLE IF NOT EXISTS key_usage (
 _TABLES = ("keys", "key_material", "import_tokens", "aliases", "tags", "key_usage", "grants")
 _MATERIAL_SELECT = "SELECT version, material, created, state, doc FROM key_material"
 _KEY_WHERE = " WHERE account = ? AND region = ? AND key_id = ?"
+# How long a write waits for another process's lock on the file before StoreUnavailable.
+BUSY_TIMEOUT_MS = 5_000
 # How many audit events the store keeps (the newest); the --audit-log file keeps every one.
 DEFAULT_AUDIT_RETENTION = 10_000
 
@@ -143,6 +145,9 @@ class SQLiteStore(Store):
         self._earliest_due: float | None = None
         self._data_version: int | None = None
         self._conn: sqlite3.Connection | None = None
+        # Why the last write failed for want of the store (disk full, locked...); None once a
+        # write has succeeded since. Health reports it.
+        self.trouble: str | None = None
         try:
             self._open()
         except sqlite3.Error as exc:
@@ -152,7 +157,7 @@ class SQLiteStore(Store):
 
     def _open(self) -> None:
         self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        self._conn.execute("PRAGMA busy_timeout = 10000")
+        self._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         if self.persistent:
             self._conn.execute("PRAGMA journal_mode = WAL")
             self._conn.execute("PRAGMA synchronous = NORMAL")
@@ -189,8 +194,8 @@ class SQLiteStore(Store):
         elif due is not None and self._earliest_due is not None and due < self._earliest_due:
             self._earliest_due = due
 
-    def transaction(self) -> "_WriteScope":
-        return _WriteScope(self)
+    def transaction(self, *, read_only: bool = False) -> "_WriteScope":
+        return _WriteScope(self, read_only)
 
     @contextmanager
     def read(self) -> Iterator["SQLiteReadTransaction"]:
@@ -204,13 +209,15 @@ class SQLiteStore(Store):
                 self._conn.execute("ROLLBACK")
 
     def append_audit_batch(self, events: list[tuple[float, str, str]],
-                           uses: list[tuple[str, str, str, KeyUse]] = ()) -> None:
+                           uses: list[tuple[str, str, str, KeyUse]] = (), *, wait: bool = True) -> None:
         with self._lock:
             # One statement commits alone; more, in one transaction.
             alone = len(events) == 1 and not uses
-            if not alone:
-                self._conn.execute("BEGIN IMMEDIATE")
+            if not wait:
+                self._conn.execute("PRAGMA busy_timeout = 0")
             try:
+                if not alone:
+                    self._conn.execute("BEGIN IMMEDIATE")
                 self._conn.executemany("INSERT INTO audit (time, event_name, doc) VALUES (?, ?, ?)", events)
                 seq = self._conn.execute("SELECT last_insert_rowid()").fetchone()[0]
                 self._conn.executemany(
@@ -219,18 +226,45 @@ class SQLiteStore(Store):
                     [(account, region, key_id, use.operation, use.time, use.event_id, use.request_id)
                      for account, region, key_id, use in uses],
                 )
-            except BaseException:
                 if not alone:
+                    self._conn.execute("COMMIT")
+            except BaseException as exc:
+                if self._conn.in_transaction:
                     self._conn.execute("ROLLBACK")
+                unavailable = _unavailable(exc)
+                if unavailable is not None:
+                    self.trouble = str(unavailable)
+                    raise unavailable from exc
                 raise
-            if not alone:
-                self._conn.execute("COMMIT")
+            finally:
+                if not wait:
+                    self._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             if seq // 100 != (seq - len(events)) // 100:  # trimmed in batches, not on every call
                 self._conn.execute("DELETE FROM audit WHERE seq <= ?", (seq - self.audit_retention,))
 
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+
+
+# What SQLite says when the file cannot take a transaction now, and how the log says it.
+_UNAVAILABLE = (
+    ("database or disk is full", "the disk holding the database is full"),
+    ("database is locked", "another process holds the database's lock"),
+    ("disk i/o error", "the disk failed (I/O error)"),
+    ("readonly database", "the database file cannot be written"),
+    ("unable to open database file", "the database file cannot be opened"),
+)
+
+
+def _unavailable(exc: BaseException) -> StoreUnavailable | None:
+    """The StoreUnavailable an SQLite error means, if it is one (else None: a bug of ours)."""
+    if isinstance(exc, sqlite3.OperationalError):
+        text = str(exc).lower()
+        for fragment, why in _UNAVAILABLE:
+            if fragment in text:
+                return StoreUnavailable(f"{why} ({exc})")
+    return None
 
 
 def _cannot_open(path: str, exc: sqlite3.Error) -> str:
@@ -244,6 +278,8 @@ def _cannot_open(path: str, exc: sqlite3.Error) -> str:
         why = f"its directory {directory} is not writable"
     elif "not a database" in str(exc):
         why = "it is not a SQLite database"
+    elif _unavailable(exc) is not None and "unable to open" not in str(exc):  # full, locked, failing
+        return f"cannot use --db {path}: {_unavailable(exc)}; free the disk or the file, or give another path"
     else:
         why = f"SQLite cannot open it ({exc})"
     return (f"cannot use --db {path}: {why}; give the path of a new file or of one fakekms wrote, in "
@@ -254,18 +290,22 @@ class _WriteScope:
     """``with store.transaction() as tx``: BEGIN IMMEDIATE, then COMMIT, or ROLLBACK if the block
     raises. A class rather than a generator: it runs on every call."""
 
-    __slots__ = ("store", "tx")
+    __slots__ = ("store", "tx", "read_only")
 
-    def __init__(self, store: SQLiteStore) -> None:
+    def __init__(self, store: SQLiteStore, read_only: bool = False) -> None:
         self.store = store
+        # A call that only reads takes no write lock until it writes (a file's readers then
+        # go on while another process writes, or while the disk is full).
+        self.read_only = read_only and store.persistent
 
     def __enter__(self) -> "SQLiteTransaction":
         store = self.store
         store._lock.acquire()
         try:
-            store._begin("BEGIN IMMEDIATE")
-        except BaseException:
+            store._begin("BEGIN" if self.read_only else "BEGIN IMMEDIATE")
+        except BaseException as exc:
             store._lock.release()
+            self._raise_unavailable(exc)
             raise
         self.tx = SQLiteTransaction(store._conn, store)
         return self.tx
@@ -277,16 +317,26 @@ class _WriteScope:
             if exc_type is None:
                 try:
                     store._conn.execute("COMMIT")
-                    return
-                except BaseException:
+                except BaseException as failed:
                     if store._conn.in_transaction:
                         store._conn.execute("ROLLBACK")
                     store._earliest_due = None
+                    self._raise_unavailable(failed)
                     raise
+                if not self.read_only:
+                    store.trouble = None
+                return
             store._conn.execute("ROLLBACK")
             store._earliest_due = None  # it may have been read from rows now rolled back
+            self._raise_unavailable(exc)
         finally:
             store._lock.release()
+
+    def _raise_unavailable(self, exc: BaseException) -> None:
+        unavailable = _unavailable(exc)
+        if unavailable is not None:
+            self.store.trouble = str(unavailable)
+            raise unavailable from exc
 
 
 class SQLiteReadTransaction(ReadTransaction):
