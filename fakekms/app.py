@@ -154,7 +154,7 @@ class FakeKMS:
             exc = errors.RequestEntityTooLargeException(
                 f"Request body is larger than {wire.MAX_BODY_BYTES} bytes")
             return self._respond(start_response, 413, wire.error_body(exc), random_id(), close=True)
-        status, body, request_id = self.handle(
+        status, headers, body = self.answer(
             environ.get("HTTP_X_AMZ_TARGET"),
             raw,
             authorization=environ.get("HTTP_AUTHORIZATION"),
@@ -162,19 +162,26 @@ class FakeKMS:
             user_agent=environ.get("HTTP_USER_AGENT"),
             signed=_signed_request(environ, raw) if self.pipeline.verify_signatures else None,
         )
-        return self._respond(start_response, status, body, request_id)
+        start_response(STATUS_TEXT.get(status, f"{status} Error"), headers)
+        return [body]
+
+    def answer(self, target: str | None, raw: bytes, **request) -> tuple[int, list, bytes]:
+        """One KMS call, as HTTP: (status, response headers, body). The server calls it
+        directly for ``POST /`` (no WSGI environ to build); ``__call__`` for everything."""
+        status, body, request_id = self.handle(target, raw, **request)
+        return status, _headers(body, request_id), body
 
     @staticmethod
     def _respond(start_response, status: int, body: bytes, request_id: str, *, close: bool = False):
-        headers = [
-            ("Content-Type", wire.CONTENT_TYPE),
-            ("Content-Length", str(len(body))),
-            ("x-amzn-RequestId", request_id),
-        ]
+        headers = _headers(body, request_id)
         if close:  # the request body was not read: the connection cannot carry another request
             headers.append(("Connection", "close"))
         start_response(STATUS_TEXT.get(status, f"{status} Error"), headers)
         return [body]
+
+
+def _headers(body: bytes, request_id: str) -> list[tuple[str, str]]:
+    return [("Content-Type", wire.CONTENT_TYPE), ("Content-Length", str(len(body))), ("x-amzn-RequestId", request_id)]
 
 
 def create_app(

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
+import functools
 import io
 import logging
 import os
@@ -85,29 +86,20 @@ class BodyFirst:
             timer.cancel()
         if body is None:
             body, too_large = b"", True
-        environ = {
-            "REQUEST_METHOD": scope.method,
-            "PATH_INFO": scope.path,
-            "QUERY_STRING": scope.query_string,
-            "SERVER_PROTOCOL": f"HTTP/{scope.http_version}",
-            "REMOTE_ADDR": scope.client.rsplit(":", 1)[0].strip("[]"),
-            "CONTENT_LENGTH": str(len(body)),
-            "CONTENT_TYPE": headers.get("content-type", ""),
-            "wsgi.input": io.BytesIO(body),
-            "wsgi.url_scheme": scope.scheme,
-            "fakekms.body_too_large": too_large,
-        }
-        for name, value in headers.items():
-            key = "HTTP_" + name.upper().replace("-", "_")
-            if key not in ("HTTP_CONTENT_LENGTH", "HTTP_CONTENT_TYPE"):
-                environ[key] = value
-        if self.inline and scope.path == "/" and headers.get("x-amz-target", "").rpartition(".")[2] not in _SLOW:
-            status, response_headers, payload = self._call(environ)
+        client = scope.client.rsplit(":", 1)[0].strip("[]")
+        target = headers.get("x-amz-target")
+        if scope.method == "POST" and scope.path == "/" and not too_large and not self.app.verify_signatures:
+            # A KMS call: straight to the pipeline, no WSGI environ to build.
+            work = functools.partial(self.app.answer, target, body, authorization=headers.get("authorization"),
+                                     source_ip=client, user_agent=headers.get("user-agent"))
         else:
-            loop = asyncio.get_running_loop()
-            status, response_headers, payload = await loop.run_in_executor(self.pool, self._call, environ)
+            work = functools.partial(self._call, _environ(scope, headers, body, client, too_large))
+        if self.inline and scope.path == "/" and (target or "").rpartition(".")[2] not in _SLOW:
+            status, response_headers, payload = work()
+        else:
+            status, response_headers, payload = await asyncio.get_running_loop().run_in_executor(self.pool, work)
         if log.isEnabledFor(logging.DEBUG):  # before the answer, so that the log is in step with it
-            log.debug("%s \"%s %s HTTP/%s\" %d %d", environ["REMOTE_ADDR"], scope.method, scope.path,
+            log.debug("%s \"%s %s HTTP/%s\" %d %d", client, scope.method, scope.path,
                       scope.http_version, status, len(payload))
         protocol.response_bytes(status, response_headers, payload)
 
@@ -120,6 +112,26 @@ class BodyFirst:
 
         payload = b"".join(self.app(environ, start_response))
         return answer[0], answer[1], payload
+
+
+def _environ(scope, headers, body: bytes, client: str, too_large: bool) -> dict:
+    environ = {
+        "REQUEST_METHOD": scope.method,
+        "PATH_INFO": scope.path,
+        "QUERY_STRING": scope.query_string,
+        "SERVER_PROTOCOL": f"HTTP/{scope.http_version}",
+        "REMOTE_ADDR": client,
+        "CONTENT_LENGTH": str(len(body)),
+        "CONTENT_TYPE": headers.get("content-type", ""),
+        "wsgi.input": io.BytesIO(body),
+        "wsgi.url_scheme": scope.scheme,
+        "fakekms.body_too_large": too_large,
+    }
+    for name, value in headers.items():
+        key = "HTTP_" + name.upper().replace("-", "_")
+        if key not in ("HTTP_CONTENT_LENGTH", "HTTP_CONTENT_TYPE"):
+            environ[key] = value
+    return environ
 
 
 async def _discard(protocol) -> None:

@@ -107,7 +107,7 @@ class KeyRecord:
 # Stored documents and what they parse to (see KeyRecord.from_json, MaterialRecord.from_row):
 # keyed by the text itself, so a changed record is simply a new entry. Bounded, and emptied
 # when full: a cache, not a copy of the store.
-_PARSED_LIMIT = 4096
+_PARSED_LIMIT = 1024
 _PARSED_KEYS: dict[str, "KeyRecord"] = {}
 _PARSED_DOCS: dict[str, dict] = {}
 
