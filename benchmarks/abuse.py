@@ -23,8 +23,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from fuzzing import RequestMaker  # noqa: E402
+from under_load import describe_latencies  # noqa: E402
 
 from fakekms.control import start_server  # noqa: E402
 
@@ -43,28 +45,12 @@ def threads_of(pid: int) -> int:
     return total
 
 
-def latencies(port: int, key_id: str, calls: int) -> list[float]:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    body = json.dumps({"KeyId": key_id}).encode()
-    headers = {"X-Amz-Target": "TrentService.DescribeKey", "Content-Type": "application/x-amz-json-1.1",
-               "Authorization": AUTH}
-    out = []
-    for _ in range(calls):
-        start = time.perf_counter()
-        conn.request("POST", "/", body, headers)
-        resp = conn.getresponse()
-        resp.read()
-        out.append(time.perf_counter() - start)
-    conn.close()
-    return out
-
-
 def p99(samples: list[float]) -> float:
     return sorted(samples)[int(0.99 * (len(samples) - 1))]
 
 
 def under_idle_and_slow(port: int, pid: int, key_id: str, idle: int, slow: int, calls: int) -> None:
-    before = latencies(port, key_id, calls)
+    before = describe_latencies(port, key_id, calls)
     sockets = [socket.create_connection(("127.0.0.1", port)) for _ in range(idle)]
     slowloris = [socket.create_connection(("127.0.0.1", port)) for _ in range(slow)]
     header = b"POST / HTTP/1.1\r\nHost: x\r\nX-Amz-Target: TrentService.ListKeys\r\n"
@@ -84,7 +70,7 @@ def under_idle_and_slow(port: int, pid: int, key_id: str, idle: int, slow: int, 
     dripper = threading.Thread(target=drip, daemon=True)
     dripper.start()
     time.sleep(0.5)
-    during = latencies(port, key_id, calls)
+    during = describe_latencies(port, key_id, calls)
     threads = threads_of(pid)
     stop.set()
     dripper.join()

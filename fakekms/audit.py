@@ -265,6 +265,9 @@ def concerns(event: dict, key: str) -> bool:
     return key in arns or any(arn.endswith("/" + key) for arn in arns) or key == named
 
 
+_compact = json.JSONEncoder(separators=(",", ":")).encode
+
+
 class AuditLog:
     """Where every call's event goes, once the call's own transaction has ended: the store (with
     the key use GetKeyLastUsage reports) and, if given, the ``--audit-log`` file.
@@ -319,7 +322,7 @@ class AuditLog:
                 for account, region, key_id, use in uses:
                     last_use[account, region, key_id] = use
             try:
-                self.store.append_audit_batch([(at, name, json.dumps(event)) for at, name, event, _ in pending],
+                self.store.append_audit_batch([(at, name, _compact(event)) for at, name, event, _ in pending],
                                               [(*key, use) for key, use in last_use.items()],
                                               wait=self.store.trouble is None)
             except StoreUnavailable as exc:
