@@ -215,16 +215,24 @@ def _in_worker(make_app: Callable[[], object], in_memory: bool):
 
 
 def _when_answering(host: str, port: int, on_ready: Callable[[], None]) -> None:
+    """Runs ``on_ready`` once the server answers a request (a connection alone is accepted
+    before the worker's event loop runs, and a SIGTERM then would not reach it)."""
+    import http.client
+
     deadline = time.monotonic() + 30
     target = "127.0.0.1" if host in ("0.0.0.0", "") else ("::1" if host == "::" else host)
     while time.monotonic() < deadline:
         try:
-            socket.create_connection((target, port), timeout=1).close()
+            conn = http.client.HTTPConnection(target, port, timeout=5)
+            conn.request("GET", "/_fakekms/health")
+            answered = conn.getresponse().status == 200
+            conn.close()
         except OSError:
-            time.sleep(0.002)
-            continue
-        on_ready()
-        return
+            answered = False
+        if answered:
+            on_ready()
+            return
+        time.sleep(0.002)
 
 
 def _stop_at_eof() -> None:
