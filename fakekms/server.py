@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import functools
+import http.client
 import io
 import logging
 import os
@@ -216,9 +217,9 @@ def _in_worker(make_app: Callable[[], object], in_memory: bool):
 
 def _when_answering(host: str, port: int, on_ready: Callable[[], None]) -> None:
     """Runs ``on_ready`` once the server answers a request (a connection alone is accepted
-    before the worker's event loop runs, and a SIGTERM then would not reach it)."""
-    import http.client
-
+    before the worker's event loop runs, and a SIGTERM then would not reach it). It imports
+    nothing: a thread importing while the worker is forked leaves the worker an import lock
+    that nobody will release."""
     deadline = time.monotonic() + 30
     target = "127.0.0.1" if host in ("0.0.0.0", "") else ("::1" if host == "::" else host)
     while time.monotonic() < deadline:
