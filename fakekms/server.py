@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import functools
-import http.client
 import io
 import logging
 import os
@@ -224,10 +223,9 @@ def _when_answering(host: str, port: int, on_ready: Callable[[], None]) -> None:
     target = "127.0.0.1" if host in ("0.0.0.0", "") else ("::1" if host == "::" else host)
     while time.monotonic() < deadline:
         try:
-            conn = http.client.HTTPConnection(target, port, timeout=5)
-            conn.request("GET", "/_fakekms/health")
-            answered = conn.getresponse().status == 200
-            conn.close()
+            with socket.create_connection((target, port), timeout=5) as sock:
+                sock.sendall(b"GET /_fakekms/health HTTP/1.1\r\nHost: fakekms\r\nConnection: close\r\n\r\n")
+                answered = sock.recv(12) == b"HTTP/1.1 200"
         except OSError:
             answered = False
         if answered:
