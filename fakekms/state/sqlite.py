@@ -118,6 +118,9 @@ CREATE TABLE IF NOT EXISTS key_usage (
 _TABLES = ("keys", "key_material", "import_tokens", "aliases", "tags", "key_usage", "grants")
 _MATERIAL_SELECT = "SELECT version, material, created, state, doc FROM key_material"
 _KEY_WHERE = " WHERE account = ? AND region = ? AND key_id = ?"
+_GET_KEY = "SELECT doc FROM keys" + _KEY_WHERE
+# Rows the store remembers between calls (SQLiteReadTransaction._one_remembered); emptied when full.
+_REMEMBERED_ROWS = 2048
 # How long a write waits for another process's lock on the file before StoreUnavailable.
 BUSY_TIMEOUT_MS = 5_000
 # How many audit events the store keeps (the newest); the --audit-log file keeps every one.
@@ -144,6 +147,10 @@ class SQLiteStore(Store):
         # A lower bound of the earliest due date in the store; None when unknown.
         self._earliest_due: float | None = None
         self._data_version: int | None = None
+        # Counts the changes to the stored rows (this connection's writes, and for a file, any
+        # other process's): a remembered row is good while the count is the one it was read at.
+        self.generation = 0
+        self._rows: dict = {}
         self._conn: sqlite3.Connection | None = None
         # Why the last write failed for want of the store (disk full, locked...); None once a
         # write has succeeded since. Health reports it.
@@ -182,6 +189,7 @@ class SQLiteStore(Store):
             version = self._conn.execute("PRAGMA data_version").fetchone()[0]
             if version != self._data_version:
                 self._data_version, self._earliest_due = version, None
+                self.generation += 1  # another process wrote
 
     def earliest_due(self) -> float | None:
         """The lower bound of the earliest due date (None: unknown), for this store's transactions."""
@@ -313,6 +321,8 @@ class _WriteScope:
     def __exit__(self, exc_type, exc, tb) -> None:
         store = self.store
         self.tx._conn = None  # a transaction kept past its block cannot touch the store
+        if self.tx._written:  # committed or rolled back, the remembered rows may be stale
+            store.generation += 1
         try:
             if exc_type is None:
                 try:
@@ -340,6 +350,9 @@ class _WriteScope:
 
 
 class SQLiteReadTransaction(ReadTransaction):
+    # Whether this transaction has written: from then on it reads its own writes, not the cache.
+    _written = False
+
     def __init__(self, conn: sqlite3.Connection, store: SQLiteStore) -> None:
         self._conn = conn
         self._store = store
@@ -347,13 +360,29 @@ class SQLiteReadTransaction(ReadTransaction):
     def _one(self, sql: str, args: tuple | list = ()):
         return self._conn.execute(sql, args).fetchone()
 
+    def _one_remembered(self, sql: str, args: tuple):
+        """``_one``, answered from the store's row cache while nothing has been written since
+        the row was read (see SQLiteStore.generation): the rows every call reads, its key's
+        document and material, are read from SQLite once per change, not once per call."""
+        store = self._store
+        if self._written:
+            return self._one(sql, args)
+        remembered = store._rows.get((sql, args))
+        if remembered is not None and remembered[0] == store.generation:
+            return remembered[1]
+        row = self._one(sql, args)
+        if len(store._rows) >= _REMEMBERED_ROWS:
+            store._rows.clear()
+        store._rows[sql, args] = (store.generation, row)
+        return row
+
     def _all(self, sql: str, args: tuple | list = ()):
         return self._conn.execute(sql, args).fetchall()
 
     # --- keys -----------------------------------------------------------------------------
 
     def get_key(self, account: str, region: str, key_id: str) -> KeyRecord | None:
-        row = self._one("SELECT doc FROM keys" + _KEY_WHERE, (account, region, key_id))
+        row = self._one_remembered(_GET_KEY, (account, region, key_id))
         return KeyRecord.from_json(row[0]) if row else None
 
     def list_keys(self, account: str | None, region: str | None, after: int,
@@ -389,8 +418,8 @@ class SQLiteReadTransaction(ReadTransaction):
     # --- key material ---------------------------------------------------------------------
 
     def _material(self, key: KeyRecord, condition: str = "", args: tuple = ()) -> MaterialRecord | None:
-        row = self._one(_MATERIAL_SELECT + _KEY_WHERE + condition,
-                        (key.account, key.region, key.key_id, *args))
+        row = self._one_remembered(_MATERIAL_SELECT + _KEY_WHERE + condition,
+                                   (key.account, key.region, key.key_id, *args))
         return MaterialRecord.from_row(*row) if row else None
 
     def key_material(self, key: KeyRecord, version: int | None = None) -> MaterialRecord | None:
@@ -486,6 +515,7 @@ class SQLiteTransaction(SQLiteReadTransaction, Transaction):
         super().__init__(conn, store)
 
     def _run(self, sql: str, args: tuple | list = ()) -> sqlite3.Cursor:
+        self._written = True
         return self._conn.execute(sql, args)
 
     # --- keys -----------------------------------------------------------------------------
