@@ -136,10 +136,9 @@ class PolicyAuthorizer(Authorizer):
         from . import condition_keys, policy
 
         caller, key, ctx = request.caller, request.key, request.ctx
-        principal = policy.Principal(caller.arn, caller.account, role=caller.session_issuer)
-        question = policy.Request(request.action, request.resource, principal,
-                                  condition_keys.for_request(ctx, key, request.action) if ctx else {},
-                                  condition_keys.resolver(ctx, key) if ctx else None)
+        context, resolve = condition_keys.question(ctx, key, request.action) if ctx else ({}, None)
+        question = policy.Request(request.action, request.resource, _principal(caller), context, resolve,
+                                  lowered=True)
         identity = [policy.evaluate(p, question, resource_policy=False) for p in caller.policies]
         identity_denies = [m for v in identity for m in v.denies]
         identity_allows = caller.type == "Root" or any(v.allows for v in identity)
@@ -162,7 +161,7 @@ class PolicyAuthorizer(Authorizer):
             return
         if verdict.allows and identity_allows:
             return
-        if ctx is not None and _granted(ctx, key, request.action, question):
+        if ctx is not None and _granted(ctx, key, request.action):
             return
         if verdict.allows:
             raise denied(request, "the key policy allows the caller's account, and no IAM policy of the "
@@ -171,13 +170,21 @@ class PolicyAuthorizer(Authorizer):
         raise denied(request, f"no statement of the key policy allows it, and no grant ({near})")
 
 
-def _granted(ctx: RequestContext, key: KeyRecord, action: str, question) -> bool:
+@lru_cache(maxsize=1024)
+def _principal(caller: Caller):
+    from . import policy
+
+    return policy.Principal(caller.arn, caller.account, role=caller.session_issuer)
+
+
+def _granted(ctx: RequestContext, key: KeyRecord, action: str) -> bool:
     """A grant on ``key`` for the caller that includes ``action`` and whose constraints hold; a
     service principal's grant serves that service's calls for its SourceArn only."""
     caller = ctx.caller
     operation = action.split(":", 1)[1]
-    context = {k.split(":", 2)[2]: v for k, v in question.context.items()
-               if k.startswith("kms:encryptioncontext:")}
+    from .condition_keys import encryption_context
+
+    context = encryption_context(ctx.params or {}, action) or {}
     for _, grant in ctx.tx.grants(key.account, key.region, key_id=key.key_id):
         named = _names(caller, grant.grantee_principal)
         if grant.grantee_service_principal is not None:

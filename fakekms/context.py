@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -52,6 +52,15 @@ class Caller:
     policies: tuple[str, ...] = ()
     # Its IAM tags, (key, value) pairs: the aws:PrincipalTag/<key> condition keys.
     tags: tuple[tuple[str, str], ...] = ()
+
+    def __hash__(self) -> int:
+        """Hashed once: callers key the caches of every call (authorization, audit)."""
+        try:
+            return self.__dict__["_hash"]
+        except KeyError:
+            value = hash(tuple(self.__dict__[f.name] for f in fields(self)))
+            object.__setattr__(self, "_hash", value)
+            return value
     # The resource a via_service call is made for: aws:SourceArn and aws:SourceAccount.
     source_arn: str | None = None
 

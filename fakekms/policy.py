@@ -44,16 +44,22 @@ class Request:
     context: dict = field(default_factory=dict)
     # Answers the keys that cost a lookup (a key's tags, its aliases) when a policy asks for them.
     resolve: Callable[[str], object] | None = None
+    # The context's names are lower case already (condition_keys makes them so).
+    lowered: bool = False
 
     def __post_init__(self) -> None:
-        self.context = {name.lower(): value for name, value in self.context.items()}
+        if not self.lowered:
+            self.context = {name.lower(): value for name, value in self.context.items()}
+        self._resolved: dict = {}  # what ``resolve`` answered (the context may be shared: not there)
 
     def values(self, key: str) -> list | None:
         """The request's values of a condition key: None when the key is absent."""
         name = key.lower()
-        if name not in self.context and self.resolve is not None:
-            self.context[name] = self.resolve(name)
         value = self.context.get(name)
+        if value is None and self.resolve is not None and name not in self.context:
+            if name not in self._resolved:
+                self._resolved[name] = self.resolve(name)
+            value = self._resolved[name]
         if value is None:
             return None
         return list(value) if isinstance(value, (list, tuple, set, frozenset)) else [value]
@@ -137,14 +143,36 @@ def _parse(document) -> dict:
 
 def evaluate(document, request: Request, *, resource_policy: bool) -> Verdict:
     """Which statements of ``document`` apply to ``request``. A resource (key) policy's
-    statements must name the principal; an identity policy's apply to its own principal."""
+    statements must name the principal; an identity policy's apply to its own principal.
+    The verdict on a policy text is remembered for the values of the condition keys its
+    statements read: callers must not change it."""
+    if not isinstance(document, str):
+        return _verdict(_candidates(parse(document), request.action, request.principal, resource_policy), request)
+    candidates, names = _read_by(document, request.action, request.principal, resource_policy)
+    if names is None:
+        return _verdict(candidates, request)
+    remembered = (document, request.action, request.principal, resource_policy, request.resource,
+                  tuple(_frozen(request.values(name)) for name in names))
+    verdict = _VERDICTS.get(remembered)
+    if verdict is None:
+        verdict = _verdict(candidates, request)
+        if len(_VERDICTS) >= 4096:
+            _VERDICTS.clear()
+        _VERDICTS[remembered] = verdict
+    return verdict
+
+
+_VERDICTS: dict = {}
+
+
+def _frozen(values: list | None):
+    return None if values is None else tuple(_frozen(v) if isinstance(v, list) else v for v in values)
+
+
+def _verdict(candidates: tuple, request: Request) -> Verdict:
     verdict = Verdict()
-    for index, statement in enumerate(parse(document)["Statement"]):
-        if not _action_matches(statement, request.action):
-            continue
-        by_account = resource_policy and _by_account_only(statement, request.principal)
-        missed = (_principal_missed(statement, request) if resource_policy else None) \
-            or _resource_missed(statement, request) or _condition_missed(statement, request)
+    for index, statement, by_account, principal_missed in candidates:
+        missed = principal_missed or _resource_missed(statement, request) or _condition_missed(statement, request)
         match = Match(index, statement.get("Sid"), statement["Effect"], missed, by_account)
         if missed:
             verdict.near.append(match)
@@ -153,6 +181,55 @@ def evaluate(document, request: Request, *, resource_policy: bool) -> Verdict:
         else:
             verdict.allows.append(match)
     return verdict
+
+
+@lru_cache(maxsize=4096)
+def _read_by(text: str, action: str, principal: Principal, resource_policy: bool) -> tuple:
+    """(candidates, the condition keys they read): ``_candidates`` of a policy text, once per
+    action and caller (what a statement's Action and Principal decide does not change from call
+    to call, only its Resource and Condition), and ``_keys_read`` of them."""
+    candidates = _candidates(parse(text), action, principal, resource_policy)
+    return candidates, _keys_read(candidates)
+
+
+def _keys_read(candidates: tuple) -> tuple[str, ...] | None:
+    """The condition keys (lower case) read by the candidates whose Principal names the caller,
+    in Conditions or in policy variables; None if one is malformed (its verdict is then not
+    remembered)."""
+    names: set[str] = set()
+
+    def variables(value) -> None:
+        for text in _as_list(value):
+            if isinstance(text, str) and "${" in text:
+                names.update(n.lower() for n in _VARIABLE.findall(text) if n not in _LITERALS)
+
+    for _, statement, _, principal_missed in candidates:
+        if principal_missed:
+            continue
+        variables(statement.get("Resource"))
+        variables(statement.get("NotResource"))
+        conditions = statement.get("Condition") or {}
+        if not isinstance(conditions, dict):
+            return None
+        for tests in conditions.values():
+            if not isinstance(tests, dict):
+                return None
+            for name, wanted in tests.items():
+                names.add(name.lower())
+                variables(wanted)
+    return tuple(sorted(names))
+
+
+def _candidates(document: dict, action: str, principal: Principal, resource_policy: bool) -> tuple:
+    """(index, statement, names the caller only by its account, why its Principal misses) of
+    each statement whose Action matches."""
+    out = []
+    for index, statement in enumerate(document["Statement"]):
+        if not _action_matches(statement, action):
+            continue
+        out.append((index, statement, resource_policy and _by_account_only(statement, principal),
+                    _principal_missed(statement, principal) if resource_policy else None))
+    return tuple(out)
 
 
 def describe(match: Match) -> str:
@@ -188,7 +265,10 @@ def _action_matches(statement: dict, action: str) -> bool:
 
 
 def _resource_missed(statement: dict, request: Request) -> str | None:
-    if "Resource" in statement:
+    resource = statement.get("Resource")
+    if resource == "*":  # what nearly every key policy statement says
+        return None
+    if resource is not None:
         patterns = [_substitute(p, request) for p in _as_list(statement["Resource"])]
         if not any(p is not None and _like(p, request.resource) for p in patterns):
             return f"Resource does not match {request.resource}"
@@ -219,8 +299,7 @@ def _by_account_only(statement: dict, caller: Principal) -> bool:
     return not direct and any(principal_matches(v, caller) for v in values)
 
 
-def _principal_missed(statement: dict, request: Request) -> str | None:
-    caller = request.principal
+def _principal_missed(statement: dict, caller: Principal) -> str | None:
     if "Principal" in statement:
         if not _names(statement["Principal"], caller):
             return f"Principal does not name {caller.service or caller.arn}"
@@ -341,7 +420,9 @@ _COMPARE = {
 
 
 def _condition_missed(statement: dict, request: Request) -> str | None:
-    conditions = statement.get("Condition") or {}
+    conditions = statement.get("Condition")
+    if not conditions:
+        return None
     if not isinstance(conditions, dict):
         return "Condition must be an object"
     for operator, tests in conditions.items():
