@@ -27,7 +27,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from compare_moto import free_port, stop, wait_for_answer
+from compare_moto import free_port, stop, timed, wait_for_answer
 
 ROOT = Path(__file__).resolve().parent.parent
 AUTH = ("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20240101/us-east-1/kms/aws4_request, "
@@ -178,14 +178,9 @@ def in_process_ratio(calls: int) -> dict[str, float]:
     from fakekms.inprocess import mock_kms
 
     def median(fn) -> float:
-        for _ in range(50):
+        for _ in range(50):  # warm up
             fn()
-        samples = []
-        for _ in range(calls):
-            start = time.perf_counter()
-            fn()
-            samples.append(time.perf_counter() - start)
-        return statistics.median(samples)
+        return timed(fn, calls)
 
     with mock_kms():
         kms = boto3.client("kms", region_name="us-east-1")
