@@ -6,8 +6,9 @@ one port. fakekms runs in those workers: the app is made by ``make_app`` in each
 state is made once, before the worker is forked, and lives in that one worker).
 
 The app is served through granian's RSGI interface by ``BodyFirst``: the whole body is read on
-the event loop, bounded in size and time, before the app runs on a worker thread. Under WSGI a
-client that announces a body and never sends it holds an app thread for ever.
+the event loop, bounded in size and time, before the app runs (on the loop for a quick call on
+in-memory state, else on a thread). Under granian's WSGI interface a client that announces a
+body and never sends it holds an app thread for ever.
 
 SIGTERM or SIGINT stops the server gracefully: the workers answer the calls in flight, then
 exit, then the main process does.
