@@ -188,8 +188,8 @@ class Pipeline:
         if op.prepare is None and ctx.operation in _READERS:
             try:
                 return self._transact(ctx, work, read_only=True)
-            except StoreUnavailable:
-                if self.store.trouble is None or "lock" not in self.store.trouble:
+            except StoreUnavailable as exc:
+                if not exc.locked:
                     raise
                 ctx.service_events, ctx.retired = [], []
         return self._transact(ctx, work)

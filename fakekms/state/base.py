@@ -25,7 +25,11 @@ class StoreError(Exception):
 class StoreUnavailable(Exception):
     """The store cannot take this transaction now (its disk is full, another process holds its
     lock, its file cannot be written): the call fails, the store stays whole, later calls may
-    succeed. The message says why, for the log."""
+    succeed. The message says why, for the log; ``locked``: another process holds the lock."""
+
+    def __init__(self, message: str, *, locked: bool = False) -> None:
+        super().__init__(message)
+        self.locked = locked
 
 
 class ReadTransaction(ABC):

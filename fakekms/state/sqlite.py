@@ -271,7 +271,7 @@ def _unavailable(exc: BaseException) -> StoreUnavailable | None:
         text = str(exc).lower()
         for fragment, why in _UNAVAILABLE:
             if fragment in text:
-                return StoreUnavailable(f"{why} ({exc})")
+                return StoreUnavailable(f"{why} ({exc})", locked=fragment == "database is locked")
     return None
 
 
