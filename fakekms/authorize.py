@@ -180,10 +180,10 @@ def _principal(caller: Caller):
 def _granted(ctx: RequestContext, key: KeyRecord, action: str) -> bool:
     """A grant on ``key`` for the caller that includes ``action`` and whose constraints hold; a
     service principal's grant serves that service's calls for its SourceArn only."""
-    caller = ctx.caller
-    operation = action.split(":", 1)[1]
     from .condition_keys import encryption_context
 
+    caller = ctx.caller
+    operation = action.split(":", 1)[1]
     context = encryption_context(ctx.params or {}, action) or {}
     for _, grant in ctx.tx.grants(key.account, key.region, key_id=key.key_id):
         named = _names(caller, grant.grantee_principal)

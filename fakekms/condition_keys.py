@@ -51,13 +51,7 @@ def question(ctx: RequestContext, key: KeyRecord | None, action: str):
         if name.startswith("aws:resourcetag/") or name == "kms:resourcealiases":
             return _stored(ctx, key, name)
         if name.startswith("kms:encryptioncontext") and not made:  # the most read, made alone
-            context = encryption_context(ctx.params or {}, action)
-            if context is None:
-                return None
-            if name == "kms:encryptioncontextkeys":
-                return sorted(context)
-            wanted = name[len("kms:encryptioncontext:"):]
-            return next((v for k, v in context.items() if k.lower() == wanted), None)
+            return _of_context(encryption_context(ctx.params or {}, action)).get(name)
         if not made:
             made.append(_of_request(ctx, key, action))
         return made[0].get(name)
@@ -114,11 +108,7 @@ def _named(params: dict, action: str, key: KeyRecord | None, operation: str) -> 
             out[name] = params[member]
     if "ValidTo" in params:
         out["kms:ValidTo"] = int(params["ValidTo"])
-    context = encryption_context(params, action)
-    if context is not None:
-        out["kms:EncryptionContextKeys"] = sorted(context)
-        for name, value in context.items():
-            out[f"kms:EncryptionContext:{name}"] = value
+    out.update(_of_context(encryption_context(params, action)))
     if "Operations" in params:
         out["kms:GrantOperations"] = list(params["Operations"])
         constraints = params.get("Constraints") or {}
@@ -146,6 +136,16 @@ def _named(params: dict, action: str, key: KeyRecord | None, operation: str) -> 
         })
         if key.multi_region:
             out["kms:MultiRegionKeyType"] = key.multi_region_type
+    return {name.lower(): value for name, value in out.items()}
+
+
+def _of_context(context: dict | None) -> dict:
+    """kms:EncryptionContextKeys and kms:EncryptionContext:<key> of an encryption context."""
+    if context is None:
+        return {}
+    out = {"kms:EncryptionContextKeys": sorted(context)}
+    for name, value in context.items():
+        out[f"kms:EncryptionContext:{name}"] = value
     return {name.lower(): value for name, value in out.items()}
 
 

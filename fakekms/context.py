@@ -52,6 +52,8 @@ class Caller:
     policies: tuple[str, ...] = ()
     # Its IAM tags, (key, value) pairs: the aws:PrincipalTag/<key> condition keys.
     tags: tuple[tuple[str, str], ...] = ()
+    # The resource a via_service call is made for: aws:SourceArn and aws:SourceAccount.
+    source_arn: str | None = None
 
     def __hash__(self) -> int:
         """Hashed once: callers key the caches of every call (authorization, audit)."""
@@ -61,8 +63,6 @@ class Caller:
             value = hash(tuple(self.__dict__[f.name] for f in fields(self)))
             object.__setattr__(self, "_hash", value)
             return value
-    # The resource a via_service call is made for: aws:SourceArn and aws:SourceAccount.
-    source_arn: str | None = None
 
     @staticmethod
     @lru_cache(maxsize=1024)

@@ -191,6 +191,14 @@ class SQLiteStore(Store):
                 self._data_version, self._earliest_due = version, None
                 self.generation += 1  # another process wrote
 
+    def _raise_unavailable(self, exc: BaseException) -> None:
+        """StoreUnavailable, noted as the store's trouble, if ``exc`` means the file cannot take
+        a transaction now; else nothing (the caller re-raises ``exc``)."""
+        unavailable = _unavailable(exc)
+        if unavailable is not None:
+            self.trouble = str(unavailable)
+            raise unavailable from exc
+
     def earliest_due(self) -> float | None:
         """The lower bound of the earliest due date (None: unknown), for this store's transactions."""
         return self._earliest_due
@@ -239,10 +247,7 @@ class SQLiteStore(Store):
             except BaseException as exc:
                 if self._conn.in_transaction:
                     self._conn.execute("ROLLBACK")
-                unavailable = _unavailable(exc)
-                if unavailable is not None:
-                    self.trouble = str(unavailable)
-                    raise unavailable from exc
+                self._raise_unavailable(exc)
                 raise
             finally:
                 if not wait:
@@ -313,7 +318,7 @@ class _WriteScope:
             store._begin("BEGIN" if self.read_only else "BEGIN IMMEDIATE")
         except BaseException as exc:
             store._lock.release()
-            self._raise_unavailable(exc)
+            store._raise_unavailable(exc)
             raise
         self.tx = SQLiteTransaction(store._conn, store)
         return self.tx
@@ -331,22 +336,18 @@ class _WriteScope:
                     if store._conn.in_transaction:
                         store._conn.execute("ROLLBACK")
                     store._earliest_due = None
-                    self._raise_unavailable(failed)
+                    store._raise_unavailable(failed)
                     raise
                 if not self.read_only:
                     store.trouble = None
                 return
             store._conn.execute("ROLLBACK")
             store._earliest_due = None  # it may have been read from rows now rolled back
-            self._raise_unavailable(exc)
+            store._raise_unavailable(exc)
         finally:
             store._lock.release()
 
-    def _raise_unavailable(self, exc: BaseException) -> None:
-        unavailable = _unavailable(exc)
-        if unavailable is not None:
-            self.store.trouble = str(unavailable)
-            raise unavailable from exc
+
 
 
 class SQLiteReadTransaction(ReadTransaction):
